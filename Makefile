@@ -1,0 +1,65 @@
+# bakery: every setup step lives here so a fresh clone needs only `make test` or `make demo`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+BAKERY := $(BIN)/bakery
+
+.PHONY: install packer test lint format check render validate graph schema golden clean
+
+install: $(STAMP) packer
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Packer: Debian's package (1.6.6) where apt-get can install it; otherwise say how.
+packer:
+	@if command -v packer >/dev/null 2>&1; then \
+		packer version | head -n 1; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Packer (Debian package packer)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q packer >/dev/null \
+		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q packer >/dev/null; }; \
+		packer version | head -n 1; \
+	else \
+		echo "Packer is missing: install it (https://developer.hashicorp.com/packer/install," \
+		     "or 'sudo apt-get install packer' on Debian) and rerun"; exit 1; \
+	fi
+
+test: install
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check bakery tests
+	$(BIN)/ruff format --check bakery tests
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format bakery tests
+	$(BIN)/ruff check --fix bakery tests
+
+check: lint test
+
+validate: $(STAMP)
+	$(BAKERY) validate
+
+render: install
+	$(BAKERY) render --validate
+
+graph: $(STAMP)
+	$(BAKERY) graph
+
+# docs/recipe.schema.json is generated; a test fails when it is out of date.
+schema: $(STAMP)
+	$(BAKERY) schema > docs/recipe.schema.json
+
+# Rewrite the golden templates under tests/golden after an intended change of the output.
+golden: $(STAMP)
+	BAKERY_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/render_test.py
+
+clean:
+	rm -rf build .bakery .pytest_cache .mypy_cache .ruff_cache

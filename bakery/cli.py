@@ -1,0 +1,114 @@
+"""The `bakery` command line: parse arguments, dispatch, turn errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from bakery import __version__
+from bakery.errors import BakeryError, InvalidInputError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+
+
+def _validate_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="recipe files (default: all)")
+    _json_flag(parser)
+
+
+def _render_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", metavar="NAME", help="recipes (default: all)")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        default="build",
+        help="folder for the build folders, relative to the project (default: build)",
+    )
+    parser.add_argument(
+        "--dialect",
+        choices=("auto", "1.6", "1.7+"),
+        help="Packer dialect (default: packer.dialect of bakery.yaml)",
+    )
+    parser.add_argument(
+        "--validate",
+        action="store_true",
+        help="also run `packer fmt -check` and `packer validate` on each template",
+    )
+    _json_flag(parser)
+
+
+def _graph_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("tree", "mermaid", "dot", "json"), default="tree")
+    _json_flag(parser)
+
+
+def _no_args(parser: argparse.ArgumentParser) -> None:
+    return None
+
+
+# command name → (one-line help, how to add its arguments); its code is bakery.commands.<name>
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "validate": ("check recipes; report every problem as FILE:LINE:COLUMN", _validate_args),
+    "render": ("render recipes into Packer HCL2 build folders", _render_args),
+    "graph": ("show the recipe tree (base → hardening → apps)", _graph_args),
+    "schema": ("print the JSON Schema of the recipe format", _no_args),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bakery",
+        description="Bake layered AWS machine images with Packer from YAML recipes.",
+    )
+    parser.add_argument("--version", action="version", version=f"bakery {__version__}")
+    parser.add_argument(
+        "-C",
+        "--project",
+        metavar="DIR",
+        help="project folder holding bakery.yaml (default: found from here up)",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (text, add_arguments) in COMMANDS.items():
+        add_arguments(sub.add_parser(name, help=text, description=text))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run bakery with `argv`; return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0) if exit_.code in (0, None) else EXIT_USAGE
+    debug = args.debug or os.environ.get("BAKERY_DEBUG") == "1"
+    try:
+        module = importlib.import_module(f"bakery.commands.{args.command}")
+        return int(module.run(args))
+    except InvalidInputError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        print(f"bakery: {error}", file=sys.stderr)
+        return error.exit_code
+    except BakeryError as error:
+        print(f"bakery: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("bakery: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug: say so plainly, keep the traceback for --debug
+        if debug:
+            raise
+        print(
+            f"bakery: internal error: {type(error).__name__}: {error}; "
+            "rerun with --debug for the traceback and report it",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL

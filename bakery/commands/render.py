@@ -1,0 +1,46 @@
+"""`bakery render [NAME...]`: write one build folder per recipe."""
+
+from __future__ import annotations
+
+import argparse
+
+from bakery import packer
+from bakery.catalog import load_catalog
+from bakery.commands import print_json, project_of
+from bakery.render import render, write
+
+
+def run(args: argparse.Namespace) -> int:
+    project = project_of(args)
+    catalog = load_catalog(project)
+    names = catalog.select(args.names)
+    dialect = packer.resolve_dialect(args.dialect or project.dialect, project.packer_binary)
+    out = project.root / args.out
+    results = []
+    for name in names:
+        rendered = render(
+            catalog.recipes[name],
+            project.tags,
+            dialect,
+            lambda path: (project.root / path).read_bytes(),
+        )
+        template = write(rendered, out / name)
+        if args.validate:
+            packer.fmt_check(project.packer_binary, template)
+            packer.validate(project.packer_binary, template)
+        results.append(
+            {
+                "recipe": name,
+                "template": project.relative(template),
+                "template_sha256": rendered.template_sha256,
+                "content_digest": rendered.digest,
+                "dialect": dialect,
+                "validated": bool(args.validate),
+            }
+        )
+        if not args.json:
+            checked = " (fmt and validate ok)" if args.validate else ""
+            print(f"{name}: {project.relative(template)}{checked}")
+    if args.json:
+        print_json(results)
+    return 0

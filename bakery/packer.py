@@ -1,0 +1,100 @@
+"""The Packer boundary: every call of the `packer` binary goes through here."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bakery.errors import PackerError
+from bakery.render import TemplateDialect
+
+INSTALL_HINT = (
+    "install it (`make packer`, Debian package packer) or set packer.binary in bakery.yaml"
+)
+_VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
+# Values that let `packer validate` check a template whose variables a build fills in.
+PLACEHOLDER_VARIABLES: Mapping[str, str] = {
+    "source_ami": "ami-0123456789abcdef0",
+    "build_id": "00000000000000000000000000",
+    "build_timestamp": "20000101000000",
+    "build_date": "2000-01-01T00:00:00Z",
+    "input_hash": "0" * 64,
+}
+
+
+@dataclass(frozen=True)
+class PackerResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(
+    binary: str, args: Sequence[str], cwd: Path | None = None, timeout: float = 120
+) -> PackerResult:
+    """Run `packer ARGS`; a missing binary or a hung command is a PackerError."""
+    path = shutil.which(binary)
+    if path is None:
+        raise PackerError(f"{binary}: not found on PATH; {INSTALL_HINT}")
+    try:
+        done = subprocess.run(
+            [path, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as error:
+        raise PackerError(f"{binary} {' '.join(args)}: no answer after {timeout:.0f}s") from error
+    except OSError as error:
+        raise PackerError(f"{binary}: cannot run: {error}; {INSTALL_HINT}") from error
+    return PackerResult(done.returncode, done.stdout, done.stderr)
+
+
+def version(binary: str) -> tuple[int, int, int]:
+    """Return the version `packer version` reports."""
+    result = run(binary, ["version"], timeout=30)
+    match = _VERSION.search(result.stdout)
+    if result.returncode != 0 or match is None:
+        raise PackerError(f"{binary} version: unexpected answer: {_tail(result)}")
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
+
+
+def dialect_of(packer_version: tuple[int, int, int]) -> TemplateDialect:
+    """Packer before 1.7 rejects `required_plugins`; it gets the 1.6 dialect."""
+    return "1.6" if packer_version < (1, 7, 0) else "1.7+"
+
+
+def resolve_dialect(setting: str, binary: str) -> TemplateDialect:
+    """Turn the `packer.dialect` setting into a dialect, asking Packer when it is `auto`."""
+    if setting == "1.6":
+        return "1.6"
+    if setting == "1.7+":
+        return "1.7+"
+    return dialect_of(version(binary))
+
+
+def validate(
+    binary: str, template: Path, variables: Mapping[str, str] = PLACEHOLDER_VARIABLES
+) -> None:
+    """Run `packer validate` on a rendered template; raise PackerError with Packer's reason."""
+    args = ["validate", *(f"-var={key}={value}" for key, value in variables.items()), template.name]
+    result = run(binary, args, cwd=template.parent)
+    if result.returncode != 0:
+        raise PackerError(f"packer validate {template}: {_tail(result)}")
+
+
+def fmt_check(binary: str, template: Path) -> None:
+    """Run `packer fmt -check`; raise PackerError naming the file when it is not formatted."""
+    result = run(binary, ["fmt", "-check", template.name], cwd=template.parent)
+    if result.returncode != 0:
+        raise PackerError(f"packer fmt -check {template}: not formatted ({_tail(result)})")
+
+
+def _tail(result: PackerResult, lines: int = 6) -> str:
+    text = (result.stderr.strip() or result.stdout.strip()).splitlines()
+    return (
+        " | ".join(line.strip() for line in text[-lines:] if line.strip())
+        or f"exit {result.returncode}"
+    )

@@ -1,0 +1,96 @@
+"""Find and load bakery.yaml, the project file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from bakery.errors import InvalidInputError, ProjectError
+from bakery.schema import PROJECT_SCHEMA
+from bakery.schema_check import check_shape
+from bakery.yamlmarks import load_marked
+
+PROJECT_FILE = "bakery.yaml"
+DEFAULT_TRUSTED_OWNERS = ("amazon", "self")
+
+Dialect = Literal["auto", "1.6", "1.7+"]
+
+
+@dataclass(frozen=True)
+class Project:
+    """The settings of one bakery project (a folder holding bakery.yaml)."""
+
+    root: Path
+    recipes_dir: str = "recipes"
+    state: str = "sqlite:.bakery/lineage.db"
+    region: str = "us-east-1"
+    profile: str | None = None
+    endpoint_url: str | None = None
+    defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    trusted_owners: tuple[str, ...] = DEFAULT_TRUSTED_OWNERS
+    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    dialect: Dialect = "auto"
+    packer_binary: str = "packer"
+
+    @property
+    def file(self) -> Path:
+        return self.root / PROJECT_FILE
+
+    def relative(self, path: Path) -> str:
+        """Return `path` relative to the project root, as written in messages."""
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def find_project(start: Path) -> Path:
+    """Return the folder holding bakery.yaml: `start` or its nearest parent, like git."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    raise ProjectError(
+        f"no {PROJECT_FILE} in {start} or any parent folder; "
+        f"run bakery inside a project or name one with -C DIR"
+    )
+
+
+def load_project(root: Path) -> Project:
+    """Read and validate `root`/bakery.yaml."""
+    root = root.resolve()
+    path = root / PROJECT_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProjectError(
+            f"{path}: not found; create it or name the project folder with -C DIR"
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ProjectError(f"{path}: cannot read: {error}") from error
+    doc, problems = load_marked(text, PROJECT_FILE)
+    if doc is not None and doc.data is None:
+        doc.data = {}
+    if doc is not None and not problems:
+        problems = check_shape(doc, PROJECT_SCHEMA)
+    if problems or doc is None:
+        raise InvalidInputError(problems)
+    data: dict[str, Any] = doc.data
+    aws = data.get("aws", {})
+    packer = data.get("packer", {})
+    return Project(
+        root=root,
+        recipes_dir=data.get("recipes", "recipes"),
+        state=data.get("state", "sqlite:.bakery/lineage.db"),
+        region=aws.get("region", "us-east-1"),
+        profile=aws.get("profile"),
+        endpoint_url=aws.get("endpoint_url"),
+        defaults=MappingProxyType(dict(data.get("defaults", {}))),
+        trusted_owners=tuple(data.get("trusted_owners", DEFAULT_TRUSTED_OWNERS)),
+        tags=MappingProxyType(dict(data.get("tags", {}))),
+        dialect=packer.get("dialect", "auto"),
+        packer_binary=packer.get("binary", "packer"),
+    )

@@ -1,0 +1,185 @@
+"""The recipe and project formats as JSON Schema: the one source of truth for their shape.
+
+Validation runs these schemas; `bakery schema` prints the recipe one for editors. Rules a schema
+cannot say well (files exist, names resolve, no cycles, secrets) live in `bakery.checks`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+SEMVER_PATTERN = (
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+AMI_PATTERN = r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$"
+REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"
+ACCOUNT_PATTERN = r"^[0-9]{12}$"
+DURATION_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+KMS_PATTERN = (
+    r"^(alias/[A-Za-z0-9/_-]+"
+    r"|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]+"
+    r"|[0-9a-f-]{36})$"
+)
+MAX_TAGS = 50
+
+_string = {"type": "string", "minLength": 1}
+_strings = {"type": "array", "items": _string}
+_region = {"type": "string", "pattern": REGION_PATTERN}
+_account = {"type": "string", "pattern": ACCOUNT_PATTERN}
+_env = {
+    "type": "object",
+    "propertyNames": {"pattern": ENV_NAME_PATTERN},
+    "additionalProperties": {"type": "string"},
+    "description": "Environment variables exported to the steps (strings; quote numbers).",
+}
+_tags = {
+    "type": "object",
+    "maxProperties": MAX_TAGS,
+    "propertyNames": {
+        "minLength": 1,
+        "maxLength": 128,
+        "not": {"pattern": "^(aws|bakery):"},
+    },
+    "additionalProperties": {"type": "string", "maxLength": 256},
+    "description": "Tags added to the image and its snapshots (at most 50 in all, AWS limits).",
+}
+
+BUILD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "instance_type": {"type": "string", "pattern": r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"},
+        "ssh_username": {"type": "string", "pattern": r"^[a-z_][a-z0-9_-]*$"},
+        "volume_size": {"type": "integer", "minimum": 1, "maximum": 16384},
+        "volume_type": {"enum": ["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"]},
+        "root_device": {"type": "string", "pattern": r"^/dev/[a-z0-9]+$"},
+        "encrypted": {"type": "boolean"},
+        "kms_key_id": {"type": "string", "pattern": KMS_PATTERN},
+        "timeout": {"type": "string", "pattern": DURATION_PATTERN, "minLength": 2},
+        "subnet_id": {"type": "string", "pattern": r"^subnet-[0-9a-f]+$"},
+        "security_group_ids": {
+            "type": "array",
+            "items": {"type": "string", "pattern": r"^sg-[0-9a-f]+$"},
+        },
+        "iam_instance_profile": {"type": "string", "pattern": r"^[A-Za-z0-9+=,.@_/:-]+$"},
+        "associate_public_ip_address": {"type": "boolean"},
+    },
+}
+
+_step_env = {"env": _env}
+RECIPE_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://bakery.dev/schemas/recipe.schema.json",
+    "title": "bakery recipe",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "layer", "version", "source"],
+    "properties": {
+        "name": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 63},
+        "layer": {"enum": ["base", "hardening", "app"]},
+        "version": {"type": "string", "pattern": SEMVER_PATTERN},
+        "description": {"type": "string", "maxLength": 255},
+        "source": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "ssm_parameter": {"type": "string", "pattern": r"^/[A-Za-z0-9_./-]+$"},
+                "ami": {"type": "string", "pattern": AMI_PATTERN},
+                "filter": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["owners", "name"],
+                    "properties": {
+                        "owners": {"type": "array", "minItems": 1, "items": _string},
+                        "name": _string,
+                        "architecture": {"enum": ["x86_64", "arm64"]},
+                    },
+                },
+                "recipe": {"type": "string", "pattern": NAME_PATTERN},
+            },
+            "oneOf": [
+                {"required": [kind]} for kind in ("ssm_parameter", "ami", "filter", "recipe")
+            ],
+        },
+        "build": BUILD_SCHEMA,
+        "environment": _env,
+        "provision": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "script": _string,
+                    "inline": {"type": "array", "minItems": 1, "items": _string},
+                    "file": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["source", "destination"],
+                        "properties": {"source": _string, "destination": _string},
+                    },
+                    **_step_env,
+                },
+                "oneOf": [{"required": [kind]} for kind in ("script", "inline", "file")],
+            },
+        },
+        "distribute": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "regions": {"type": "array", "items": _region, "uniqueItems": True},
+                "accounts": {"type": "array", "items": _account, "uniqueItems": True},
+                "kms_key_ids": {
+                    "type": "object",
+                    "propertyNames": {"pattern": REGION_PATTERN},
+                    "additionalProperties": {"type": "string", "pattern": KMS_PATTERN},
+                },
+            },
+        },
+        "tests": _strings,
+        "tags": _tags,
+        "hygiene": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "skip": {"type": "boolean"},
+                "reason": {"type": "string", "minLength": 1, "maxLength": 256},
+            },
+        },
+    },
+}
+
+PROJECT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "recipes": _string,
+        "state": {"type": "string", "pattern": r"^(sqlite:.+|dynamodb://.+)$"},
+        "aws": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "region": _region,
+                "profile": _string,
+                "endpoint_url": {"type": "string", "pattern": r"^https?://"},
+            },
+        },
+        "defaults": BUILD_SCHEMA,
+        "trusted_owners": {
+            "type": "array",
+            "items": {"anyOf": [_account, {"enum": ["self", "amazon", "aws-marketplace"]}]},
+        },
+        "tags": _tags,
+        "packer": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "dialect": {"enum": ["auto", "1.6", "1.7+"]},
+                "binary": _string,
+            },
+        },
+    },
+}

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+BASE_RECIPE = """\
+name: base
+layer: base
+version: 1.0.0
+source:
+  ssm_parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64
+"""
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep tests away from the real home folder and from any real AWS account."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "aws-credentials"))
+
+
+ProjectFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> ProjectFactory:
+    """Write a project: bakery.yaml text and {relative path: text} files; return its root."""
+
+    def make(files: dict[str, str], project: str = "aws: {region: us-east-1}\n") -> Path:
+        root = tmp_path / "project"
+        root.mkdir(exist_ok=True)
+        (root / "bakery.yaml").write_text(textwrap.dedent(project))
+        (root / "recipes").mkdir(exist_ok=True)
+        for relative, text in files.items():
+            path = root / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text))
+        return root
+
+    return make
+
+
+@pytest.fixture
+def sample_project(tmp_path: Path) -> Path:
+    """A copy of the repository's own project: bakery.yaml and the sample recipes."""
+    root = tmp_path / "samples"
+    root.mkdir()
+    shutil.copy(REPO / "bakery.yaml", root / "bakery.yaml")
+    shutil.copytree(REPO / "recipes", root / "recipes")
+    return root
+
+
+def packer_available() -> bool:
+    return shutil.which("packer") is not None
+
+
+@pytest.fixture
+def packer_binary() -> Iterator[str]:
+    """The real packer; skipped where it is missing, except in CI where it must be present."""
+    if not packer_available():
+        if os.environ.get("BAKERY_REQUIRE_PACKER") == "1":
+            pytest.fail("packer is required here (BAKERY_REQUIRE_PACKER=1); run `make packer`")
+        pytest.skip("packer not installed; `make packer` installs it")
+    yield "packer"

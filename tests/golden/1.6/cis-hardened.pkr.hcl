@@ -1,0 +1,188 @@
+# Rendered by bakery from recipes/hardening/cis-hardened.yaml; do not edit, edit the recipe.
+packer {
+  required_version = ">= 1.6.6"
+}
+
+variable "source_ami" {
+  type        = string
+  description = "AMI id the build starts from, resolved by bakery"
+}
+
+variable "build_id" {
+  type        = string
+  description = "bakery build id"
+}
+
+variable "build_timestamp" {
+  type        = string
+  description = "build time, YYYYMMDDhhmmss UTC, part of the AMI name"
+}
+
+variable "build_date" {
+  type        = string
+  description = "build time, ISO 8601 UTC"
+}
+
+variable "input_hash" {
+  type        = string
+  description = "sha256 of everything the image is built from"
+}
+
+variable "git_commit" {
+  type        = string
+  description = "git commit of the recipes"
+  default     = "unknown"
+}
+
+variable "manifest_path" {
+  type        = string
+  description = "where the manifest post-processor writes"
+  default     = "packer-manifest.json"
+}
+
+locals {
+  ami_name = join("-", ["cis-hardened-1.2.0", var.build_timestamp])
+}
+
+source "amazon-ebs" "cis-hardened" {
+  ami_name        = local.ami_name
+  ami_description = "Amazon Linux 2023 with CIS-style hardening"
+  region          = "us-east-1"
+  source_ami      = var.source_ami
+  instance_type   = "t3.micro"
+  communicator    = "ssh"
+  ssh_username    = "ec2-user"
+  encrypt_boot    = true
+
+  launch_block_device_mappings {
+    device_name           = "/dev/xvda"
+    volume_size           = 10
+    volume_type           = "gp3"
+    iops                  = 3000
+    throughput            = 125
+    delete_on_termination = true
+  }
+
+  run_tags = {
+    "Name"            = "bakery-builder cis-hardened 1.2.0"
+    "bakery:build-id" = var.build_id
+    "bakery:recipe"   = "cis-hardened"
+  }
+  run_volume_tags = {
+    "Name"            = "bakery-builder cis-hardened 1.2.0"
+    "bakery:build-id" = var.build_id
+    "bakery:recipe"   = "cis-hardened"
+  }
+  tags = {
+    "Name"                 = local.ami_name
+    "bakery:build-date"    = var.build_date
+    "bakery:build-id"      = var.build_id
+    "bakery:git-commit"    = var.git_commit
+    "bakery:input-hash"    = var.input_hash
+    "bakery:layer"         = "hardening"
+    "bakery:managed"       = "true"
+    "bakery:parent-recipe" = "al2023-base"
+    "bakery:recipe"        = "cis-hardened"
+    "bakery:source-ami"    = var.source_ami
+    "bakery:version"       = "1.2.0"
+    "compliance"           = "cis-level1"
+    "owner"                = "platform-team"
+  }
+  snapshot_tags = {
+    "Name"                 = local.ami_name
+    "bakery:build-date"    = var.build_date
+    "bakery:build-id"      = var.build_id
+    "bakery:git-commit"    = var.git_commit
+    "bakery:input-hash"    = var.input_hash
+    "bakery:layer"         = "hardening"
+    "bakery:managed"       = "true"
+    "bakery:parent-recipe" = "al2023-base"
+    "bakery:recipe"        = "cis-hardened"
+    "bakery:source-ami"    = var.source_ami
+    "bakery:version"       = "1.2.0"
+    "compliance"           = "cis-level1"
+    "owner"                = "platform-team"
+  }
+}
+
+build {
+  sources = ["source.amazon-ebs.cis-hardened"]
+
+  # step 1: environment "steps/01.env"
+  provisioner "file" {
+    source      = "${path.root}/steps/01.env"
+    destination = "/tmp/bakery-step-01.env"
+  }
+
+  # step 1: script "recipes/scripts/hardening/sshd.sh"
+  provisioner "shell" {
+    script          = "${path.root}/steps/01-sshd.sh"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-01.env; set +a; exec \"$0\"' {{ .Path }}"
+  }
+
+  # step 2: environment "steps/02.env"
+  provisioner "file" {
+    source      = "${path.root}/steps/02.env"
+    destination = "/tmp/bakery-step-02.env"
+  }
+
+  # step 2: script "recipes/scripts/hardening/auditd.sh"
+  provisioner "shell" {
+    script          = "${path.root}/steps/02-auditd.sh"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-02.env; set +a; exec \"$0\"' {{ .Path }}"
+  }
+
+  # step 3: environment "steps/03.env"
+  provisioner "file" {
+    source      = "${path.root}/steps/03.env"
+    destination = "/tmp/bakery-step-03.env"
+  }
+
+  # step 3: script "recipes/scripts/hardening/sysctl.sh"
+  provisioner "shell" {
+    script          = "${path.root}/steps/03-sysctl.sh"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-03.env; set +a; exec \"$0\"' {{ .Path }}"
+  }
+
+  # step 4: environment "steps/04.env"
+  provisioner "file" {
+    source      = "${path.root}/steps/04.env"
+    destination = "/tmp/bakery-step-04.env"
+  }
+
+  # step 4: script "recipes/scripts/hardening/disable-services.sh"
+  provisioner "shell" {
+    script          = "${path.root}/steps/04-disable-services.sh"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-04.env; set +a; exec \"$0\"' {{ .Path }}"
+  }
+
+  # step 5: environment "steps/05.env"
+  provisioner "file" {
+    source      = "${path.root}/steps/05.env"
+    destination = "/tmp/bakery-step-05.env"
+  }
+
+  # step 5: script "recipes/scripts/hardening/password-policy.sh"
+  provisioner "shell" {
+    script          = "${path.root}/steps/05-password-policy.sh"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-05.env; set +a; exec \"$0\"' {{ .Path }}"
+  }
+
+  # step 6: hygiene "hygiene.sh"
+  provisioner "shell" {
+    script           = "${path.root}/hygiene.sh"
+    environment_vars = ["BAKERY_BUILD_USER=ec2-user"]
+    execute_command  = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E bash '{{ .Path }}'"
+  }
+
+  post-processor "manifest" {
+    output     = var.manifest_path
+    strip_path = true
+    custom_data = {
+      "build_id"   = var.build_id
+      "recipe"     = "cis-hardened"
+      "version"    = "1.2.0"
+      "input_hash" = var.input_hash
+    }
+  }
+}

@@ -1,0 +1,144 @@
+# Rendered by bakery from recipes/base/al2023-base.yaml; do not edit, edit the recipe.
+packer {
+  required_version = ">= 1.7.0"
+  required_plugins {
+    amazon = {
+      source  = "github.com/hashicorp/amazon"
+      version = ">= 1.2.0"
+    }
+  }
+}
+
+variable "source_ami" {
+  type        = string
+  description = "AMI id the build starts from, resolved by bakery"
+}
+
+variable "build_id" {
+  type        = string
+  description = "bakery build id"
+}
+
+variable "build_timestamp" {
+  type        = string
+  description = "build time, YYYYMMDDhhmmss UTC, part of the AMI name"
+}
+
+variable "build_date" {
+  type        = string
+  description = "build time, ISO 8601 UTC"
+}
+
+variable "input_hash" {
+  type        = string
+  description = "sha256 of everything the image is built from"
+}
+
+variable "git_commit" {
+  type        = string
+  description = "git commit of the recipes"
+  default     = "unknown"
+}
+
+variable "manifest_path" {
+  type        = string
+  description = "where the manifest post-processor writes"
+  default     = "packer-manifest.json"
+}
+
+locals {
+  ami_name = join("-", ["al2023-base-1.0.0", var.build_timestamp])
+}
+
+source "amazon-ebs" "al2023-base" {
+  ami_name        = local.ami_name
+  ami_description = "Minimal Amazon Linux 2023, patched"
+  region          = "us-east-1"
+  source_ami      = var.source_ami
+  instance_type   = "t3.micro"
+  communicator    = "ssh"
+  ssh_username    = "ec2-user"
+  encrypt_boot    = true
+
+  launch_block_device_mappings {
+    device_name           = "/dev/xvda"
+    volume_size           = 8
+    volume_type           = "gp3"
+    iops                  = 3000
+    throughput            = 125
+    delete_on_termination = true
+  }
+
+  run_tags = {
+    "Name"            = "bakery-builder al2023-base 1.0.0"
+    "bakery:build-id" = var.build_id
+    "bakery:recipe"   = "al2023-base"
+  }
+  run_volume_tags = {
+    "Name"            = "bakery-builder al2023-base 1.0.0"
+    "bakery:build-id" = var.build_id
+    "bakery:recipe"   = "al2023-base"
+  }
+  tags = {
+    "Name"              = local.ami_name
+    "bakery:build-date" = var.build_date
+    "bakery:build-id"   = var.build_id
+    "bakery:git-commit" = var.git_commit
+    "bakery:input-hash" = var.input_hash
+    "bakery:layer"      = "base"
+    "bakery:managed"    = "true"
+    "bakery:recipe"     = "al2023-base"
+    "bakery:source-ami" = var.source_ami
+    "bakery:version"    = "1.0.0"
+    "os"                = "al2023"
+    "owner"             = "platform-team"
+  }
+  snapshot_tags = {
+    "Name"              = local.ami_name
+    "bakery:build-date" = var.build_date
+    "bakery:build-id"   = var.build_id
+    "bakery:git-commit" = var.git_commit
+    "bakery:input-hash" = var.input_hash
+    "bakery:layer"      = "base"
+    "bakery:managed"    = "true"
+    "bakery:recipe"     = "al2023-base"
+    "bakery:source-ami" = var.source_ami
+    "bakery:version"    = "1.0.0"
+    "os"                = "al2023"
+    "owner"             = "platform-team"
+  }
+}
+
+build {
+  sources = ["source.amazon-ebs.al2023-base"]
+
+  # step 1: environment "steps/01.env"
+  provisioner "file" {
+    source      = "${path.root}/steps/01.env"
+    destination = "/tmp/bakery-step-01.env"
+  }
+
+  # step 1: script "recipes/scripts/base/update-packages.sh"
+  provisioner "shell" {
+    script          = "${path.root}/steps/01-update-packages.sh"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-01.env; set +a; exec \"$0\"' {{ .Path }}"
+  }
+
+  # step 2: hygiene "hygiene.sh"
+  provisioner "shell" {
+    script           = "${path.root}/hygiene.sh"
+    environment_vars = ["BAKERY_BUILD_USER=ec2-user"]
+    execute_command  = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E bash '{{ .Path }}'"
+  }
+
+  post-processor "manifest" {
+    output     = var.manifest_path
+    strip_path = true
+    custom_data = {
+      "build_id"   = var.build_id
+      "recipe"     = "al2023-base"
+      "version"    = "1.0.0"
+      "input_hash" = var.input_hash
+    }
+  }
+}
