@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 BAKERY := $(BIN)/bakery
 
-.PHONY: install packer test lint format check render validate graph schema golden clean
+.PHONY: install packer test lint format check render validate graph schema golden clean \
+	demo local-start local-stop bake bench
 
 install: $(STAMP) packer
 
@@ -60,6 +61,30 @@ schema: $(STAMP)
 # Rewrite the golden templates under tests/golden after an intended change of the output.
 golden: $(STAMP)
 	BAKERY_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/render_test.py
+
+# The main job on the samples, against the local emulator, through the real Packer:
+# start the emulator, bake every recipe in dependency order, print the lineage, stop it.
+# The emulator keeps its images between runs, so a second `make demo` builds nothing.
+demo: install
+	$(BAKERY) local start
+	@status=0; \
+	BAKERY_LOCAL=1 $(BAKERY) bake --all || status=$$?; \
+	if [ $$status -eq 0 ]; then echo; echo "lineage:"; $(BAKERY) lineage al2023-base; fi; \
+	$(BAKERY) local stop; \
+	exit $$status
+
+local-start: install
+	$(BAKERY) local start
+
+local-stop: $(STAMP)
+	$(BAKERY) local stop
+
+# Bake against whatever bakery.yaml points to (real AWS unless BAKERY_LOCAL=1).
+bake: install
+	$(BAKERY) bake --all
+
+bench: install
+	$(BIN)/python -m benchmarks.run
 
 clean:
 	rm -rf build .bakery .pytest_cache .mypy_cache .ruff_cache

@@ -53,12 +53,84 @@ def _no_args(parser: argparse.ArgumentParser) -> None:
     return None
 
 
+def _local_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--local", action="store_true", help="use the local AWS emulator (also BAKERY_LOCAL=1)"
+    )
+
+
+def _bake_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", metavar="NAME", help="recipes to bake")
+    parser.add_argument("--all", action="store_true", help="bake every recipe")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="builds at once (default: bake.jobs of bakery.yaml, 4)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="build named recipes even if up to date"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print what would be built and why")
+    _local_flag(parser)
+    _json_flag(parser)
+
+
+def _reap_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--apply", action="store_true", help="remove them (default: dry run)")
+    _local_flag(parser)
+    _json_flag(parser)
+
+
+def _state_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "action",
+        choices=("import",),
+        help="import: recreate the store from the tags of managed images",
+    )
+    _local_flag(parser)
+    _json_flag(parser)
+
+
+def _ref_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ref", metavar="REF", help="recipe name, AMI id or build id")
+
+
+def _lineage_args(parser: argparse.ArgumentParser) -> None:
+    _ref_args(parser)
+    parser.add_argument("--format", choices=("tree", "json", "mermaid", "dot"), default="tree")
+    _json_flag(parser)
+
+
+def _history_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="recipe")
+    _json_flag(parser)
+
+
+def _local_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("start", "stop", "status"))
+    parser.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start: forget the images and parameters kept from earlier runs",
+    )
+    _json_flag(parser)
+
+
 # command name → (one-line help, how to add its arguments); its code is bakery.commands.<name>
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "validate": ("check recipes; report every problem as FILE:LINE:COLUMN", _validate_args),
     "render": ("render recipes into Packer HCL2 build folders", _render_args),
     "graph": ("show the recipe tree (base → hardening → apps)", _graph_args),
     "schema": ("print the JSON Schema of the recipe format", _no_args),
+    "bake": ("build recipes (and ancestors that are out of date) with Packer", _bake_args),
+    "lineage": ("show where an image came from and what was built on it", _lineage_args),
+    "history": ("list the builds of a recipe, newest first", _history_args),
+    "provenance": ("print the SLSA provenance (in-toto statement) of a build", _ref_args),
+    "state": ("manage the lineage store (import: rebuild it from AWS tags)", _state_args),
+    "reap": ("find (and with --apply remove) leftovers of finished builds", _reap_args),
+    "local": ("start, stop or check the local AWS emulator", _local_args),
 }
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +27,7 @@ PLACEHOLDER_VARIABLES: Mapping[str, str] = {
     "build_timestamp": "20000101000000",
     "build_date": "2000-01-01T00:00:00Z",
     "input_hash": "0" * 64,
+    "source_ref": "ami:ami-0123456789abcdef0",
 }
 
 
@@ -98,3 +103,98 @@ def _tail(result: PackerResult, lines: int = 6) -> str:
         " | ".join(line.strip() for line in text[-lines:] if line.strip())
         or f"exit {result.returncode}"
     )
+
+
+@dataclass(frozen=True)
+class BuildRun:
+    """How one `packer build` ended."""
+
+    returncode: int
+    cancelled: bool
+    timed_out: bool
+    seconds: float
+
+
+def build(
+    binary: str,
+    template: Path,
+    variables: Mapping[str, str],
+    *,
+    env: Mapping[str, str],
+    on_line: Callable[[str], None],
+    cancel: threading.Event,
+    timeout: float,
+    grace: float,
+) -> BuildRun:
+    """Run `packer build -machine-readable` in the template's folder, line by line.
+
+    Over `timeout`, or once `cancel` is set, Packer gets SIGINT so it removes its instance,
+    key pair and security group; SIGTERM follows after `grace` seconds, SIGKILL after another.
+    """
+    path = shutil.which(binary)
+    if path is None:
+        raise PackerError(f"{binary}: not found on PATH; {INSTALL_HINT}")
+    args = [path, "build", "-machine-readable", "-color=false"]
+    args += [f"-var={key}={value}" for key, value in variables.items()]
+    args.append(template.name)
+    started = time.monotonic()
+    try:
+        # A session of its own: Ctrl-C in the terminal reaches bakery, which forwards it.
+        process = subprocess.Popen(
+            args,
+            cwd=template.parent,
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
+    except OSError as error:
+        raise PackerError(f"{binary}: cannot run: {error}; {INSTALL_HINT}") from error
+    state = {"cancelled": False, "timed_out": False}
+    watchdog = threading.Thread(
+        target=_watch, args=(process, cancel, started + timeout, grace, state), daemon=True
+    )
+    watchdog.start()
+    assert process.stdout is not None
+    for line in process.stdout:
+        on_line(line.rstrip("\n"))
+    returncode = process.wait()
+    watchdog.join(timeout=5)
+    return BuildRun(returncode, state["cancelled"], state["timed_out"], time.monotonic() - started)
+
+
+def _watch(
+    process: subprocess.Popen[str],
+    cancel: threading.Event,
+    deadline: float,
+    grace: float,
+    state: dict[str, bool],
+) -> None:
+    while process.poll() is None:
+        if cancel.wait(0.1) or time.monotonic() > deadline:
+            state["cancelled" if cancel.is_set() else "timed_out"] = True
+            break
+    else:
+        return
+    # Packer runs itself as a child that alone reacts to SIGINT: signal the whole group.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def build_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """Return the environment for Packer: this process's, plus `extra` (never written to disk)."""
+    env = dict(os.environ)
+    env.update(extra)
+    env.setdefault("PACKER_NO_COLOR", "1")
+    env.setdefault("CHECKPOINT_DISABLE", "1")  # no version check over the network
+    return env

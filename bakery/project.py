@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from bakery.errors import InvalidInputError, ProjectError
+from bakery.recipe import parse_duration
 from bakery.schema import PROJECT_SCHEMA
 from bakery.schema_check import check_shape
 from bakery.yamlmarks import load_marked
@@ -17,6 +18,24 @@ PROJECT_FILE = "bakery.yaml"
 DEFAULT_TRUSTED_OWNERS = ("amazon", "self")
 
 Dialect = Literal["auto", "1.6", "1.7+"]
+
+
+@dataclass(frozen=True)
+class BakeSettings:
+    """How `bake` runs builds: parallelism, retries of transient failures, cancellation."""
+
+    jobs: int = 4
+    attempts: int = 3
+    retry_delay: str = "30s"
+    cancel_grace: str = "2m"
+
+    @property
+    def retry_delay_seconds(self) -> int:
+        return parse_duration(self.retry_delay)
+
+    @property
+    def cancel_grace_seconds(self) -> int:
+        return parse_duration(self.cancel_grace)
 
 
 @dataclass(frozen=True)
@@ -34,6 +53,7 @@ class Project:
     tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     dialect: Dialect = "auto"
     packer_binary: str = "packer"
+    bake: BakeSettings = field(default_factory=lambda: BakeSettings())
 
     @property
     def file(self) -> Path:
@@ -93,4 +113,5 @@ def load_project(root: Path) -> Project:
         tags=MappingProxyType(dict(data.get("tags", {}))),
         dialect=packer.get("dialect", "auto"),
         packer_binary=packer.get("binary", "packer"),
+        bake=BakeSettings(**data.get("bake", {})),
     )

@@ -33,8 +33,10 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
     ("build_date", "build time, ISO 8601 UTC", None),
     ("input_hash", "sha256 of everything the image is built from", None),
     ("git_commit", "git commit of the recipes", "unknown"),
+    ("source_ref", "the source as the recipe names it, KIND:REFERENCE", None),
     ("manifest_path", "where the manifest post-processor writes", "packer-manifest.json"),
 )
+LOCAL_VARIABLES = (("endpoint_url", "EC2 endpoint of the local emulator", None),)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,16 @@ class Rendered:
         return sha256_hex(self.files[self.template_name])
 
 
+def ami_name_prefix(recipe: Recipe) -> str:
+    """Return the AMI name without its timestamp; `+` is not allowed in AMI names."""
+    return f"{recipe.name}-{recipe.version.replace('+', '_')}"
+
+
+def ami_name(recipe: Recipe, build_timestamp: str) -> str:
+    """Return the AMI name the template computes: NAME-VERSION-YYYYMMDDhhmmss."""
+    return f"{ami_name_prefix(recipe)}-{build_timestamp}"
+
+
 @cache
 def template_texts() -> dict[str, str]:
     """Return the text of every template file, by name."""
@@ -68,27 +80,36 @@ def render(
     project_tags: Mapping[str, str],
     dialect: TemplateDialect,
     read: Callable[[str], bytes],
+    *,
+    local: bool = False,
 ) -> Rendered:
-    """Render `recipe` into its build folder's files; `read` returns a project file's bytes."""
+    """Render `recipe` into its build folder's files; `read` returns a project file's bytes.
+
+    `local` renders for the emulator: no communicator, the EC2 endpoint from `var.endpoint_url`,
+    and every remote step replaced by a local check of what it would run.
+    """
     texts = template_texts()
     used = {path: read(path) for path in recipe.used_files}
     files: dict[str, bytes] = {HYGIENE_SCRIPT: texts[HYGIENE_SCRIPT].encode()}
-    steps = _steps(recipe, used, files)
+    steps = _steps(recipe, used, files, local)
     references = {name: hcl.Reference(f"var.{name}") for name in BUILD_TAG_VARIABLES.values()}
     context: dict[str, Any] = {
         "dialect": dialect,
+        "local": local,
         "recipe_file": recipe.file,
         "name": recipe.name,
         "description": recipe.description or f"{recipe.name} {recipe.version} ({recipe.layer})",
         "region": recipe.region,
-        "ami_name_prefix": f"{recipe.name}-{recipe.version.replace('+', '_')}",
+        "ami_name_prefix": ami_name_prefix(recipe),
         "build": recipe.build,
         "distribute": recipe.distribute,
         "variables": [
             {"name": name, "description": text, "default": default}
-            for name, text, default in VARIABLES
+            for name, text, default in (*VARIABLES, *(LOCAL_VARIABLES if local else ()))
         ],
-        "tags": image_tags(recipe, project_tags, references, hcl.Reference("local.ami_name")),
+        "tags": image_tags(
+            recipe, project_tags, references, hcl.Reference("local.ami_name"), local=local
+        ),
         "run_tags": run_tags(recipe, hcl.Reference("var.build_id")),
         "steps": steps,
         "manifest_data": {
@@ -105,30 +126,64 @@ def render(
 
 
 def _steps(
-    recipe: Recipe, used: Mapping[str, bytes], files: dict[str, bytes]
+    recipe: Recipe, used: Mapping[str, bytes], files: dict[str, bytes], local: bool
 ) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
     for index, step in enumerate(recipe.provision, start=1):
         if isinstance(step, FileStep):
             name = upload_name(index, step.source)
             files[name] = used[step.source]
+            if local:
+                steps.append(
+                    _local_step(
+                        index,
+                        "file",
+                        step.source,
+                        [
+                            f"test -f {name}",
+                            _echo(f"would upload {name} to {step.destination}"),
+                        ],
+                    )
+                )
+            else:
+                steps.append(
+                    _step(
+                        index,
+                        "file",
+                        step.source,
+                        "file",
+                        {
+                            "source": hcl.RootPath(name),
+                            "destination": step.destination,
+                        },
+                    )
+                )
+            continue
+        env_name = f"steps/{index:02d}.env"
+        remote_env = f"/tmp/bakery-step-{index:02d}.env"
+        files[env_name] = _env_file(recipe, index, {**recipe.environment, **step.env})
+        if isinstance(step, ScriptStep):
+            name, kind, origin = upload_name(index, step.path), "script", step.path
+            files[name] = used[step.path]
+            command, who = _RUN_AS_ROOT % remote_env, "as root"
+        else:
+            name, kind, origin = f"steps/{index:02d}-inline.sh", "inline", "inline"
+            files[name] = _inline_script(recipe, index, step)
+            command, who = _RUN_AS_USER % remote_env, "as the build user"
+        if local:
             steps.append(
-                _step(
+                _local_step(
                     index,
-                    "file",
-                    step.source,
-                    "file",
-                    {
-                        "source": hcl.RootPath(name),
-                        "destination": step.destination,
-                    },
+                    kind,
+                    origin,
+                    [
+                        *_syntax_checks(name, shell="sh" if kind == "inline" else "bash"),
+                        f"sh -n {env_name}",
+                        _echo(f"would run {name} {who} with {env_name}"),
+                    ],
                 )
             )
             continue
-        env = {**recipe.environment, **step.env}
-        env_name = f"steps/{index:02d}.env"
-        remote_env = f"/tmp/bakery-step-{index:02d}.env"
-        files[env_name] = _env_file(recipe, index, env)
         steps.append(
             _step(
                 index,
@@ -141,28 +196,37 @@ def _steps(
                 },
             )
         )
-        if isinstance(step, ScriptStep):
-            name = upload_name(index, step.path)
-            files[name] = used[step.path]
-            command, origin = _RUN_AS_ROOT % remote_env, step.path
-        else:
-            name = f"steps/{index:02d}-inline.sh"
-            files[name] = _inline_script(recipe, index, step)
-            command, origin = _RUN_AS_USER % remote_env, "inline"
         steps.append(
             _step(
                 index,
-                "script" if isinstance(step, ScriptStep) else "inline",
+                kind,
                 origin,
                 "shell",
-                {"script": hcl.RootPath(name), "execute_command": command},
+                {
+                    "script": hcl.RootPath(name),
+                    "execute_command": command,
+                },
             )
         )
     if recipe.hygiene.skip:
         return steps
+    index = len(recipe.provision) + 1
+    if local:
+        steps.append(
+            _local_step(
+                index,
+                "hygiene",
+                HYGIENE_SCRIPT,
+                [
+                    *_syntax_checks(HYGIENE_SCRIPT, shell="bash"),
+                    _echo("would run hygiene.sh as root"),
+                ],
+            )
+        )
+        return steps
     steps.append(
         _step(
-            len(recipe.provision) + 1,
+            index,
             "hygiene",
             HYGIENE_SCRIPT,
             "shell",
@@ -174,6 +238,22 @@ def _steps(
         )
     )
     return steps
+
+
+def _syntax_checks(name: str, shell: str) -> list[str]:
+    # Local mode has no instance: check what would run (shell-local runs in the build folder).
+    return [
+        f"{shell} -n {name}",
+        f"if command -v shellcheck >/dev/null 2>&1; then shellcheck -S error {name}; fi",
+    ]
+
+
+def _echo(text: str) -> str:
+    return f"echo {shlex.quote('bakery local: ' + text)}"
+
+
+def _local_step(index: int, kind: str, origin: str, commands: list[str]) -> dict[str, Any]:
+    return _step(index, kind, origin, "shell-local", {"inline": commands})
 
 
 def _step(

@@ -27,6 +27,7 @@ KMS_PATTERN = (
 MAX_TAGS = 50
 
 _string = {"type": "string", "minLength": 1}
+_duration = {"type": "string", "pattern": DURATION_PATTERN, "minLength": 2}
 _strings = {"type": "array", "items": _string}
 _region = {"type": "string", "pattern": REGION_PATTERN}
 _account = {"type": "string", "pattern": ACCOUNT_PATTERN}
@@ -59,7 +60,7 @@ BUILD_SCHEMA: dict[str, Any] = {
         "root_device": {"type": "string", "pattern": r"^/dev/[a-z0-9]+$"},
         "encrypted": {"type": "boolean"},
         "kms_key_id": {"type": "string", "pattern": KMS_PATTERN},
-        "timeout": {"type": "string", "pattern": DURATION_PATTERN, "minLength": 2},
+        "timeout": _duration,
         "subnet_id": {"type": "string", "pattern": r"^subnet-[0-9a-f]+$"},
         "security_group_ids": {
             "type": "array",
@@ -179,6 +180,16 @@ PROJECT_SCHEMA: dict[str, Any] = {
             "properties": {
                 "dialect": {"enum": ["auto", "1.6", "1.7+"]},
                 "binary": _string,
+            },
+        },
+        "bake": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "jobs": {"type": "integer", "minimum": 1, "maximum": 64},
+                "attempts": {"type": "integer", "minimum": 1, "maximum": 10},
+                "retry_delay": _duration,
+                "cancel_grace": _duration,
             },
         },
     },

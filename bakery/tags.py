@@ -16,13 +16,20 @@ BUILD_TAG_VARIABLES: Mapping[str, str] = {
     "bakery:source-ami": "source_ami",
     "bakery:input-hash": "input_hash",
     "bakery:git-commit": "git_commit",
+    "bakery:source": "source_ref",
 }
 MANAGED_TAG = "bakery:managed"
+MODE_TAG = "bakery:mode"
 RESERVED_PREFIXES = ("aws:", "bakery:")
 
 
 def image_tags(
-    recipe: Recipe, project_tags: Mapping[str, str], build: Mapping[str, V], ami_name: V
+    recipe: Recipe,
+    project_tags: Mapping[str, str],
+    build: Mapping[str, V],
+    ami_name: V,
+    *,
+    local: bool = False,
 ) -> dict[str, str | V]:
     """Return the full tag set; `build` maps each BUILD_TAG_VARIABLES variable to its value.
 
@@ -39,6 +46,8 @@ def image_tags(
     }
     if recipe.parent:
         tags["bakery:parent-recipe"] = recipe.parent
+    if local:
+        tags[MODE_TAG] = "local"
     if recipe.hygiene.skip:
         tags["bakery:hygiene-skipped"] = recipe.hygiene.reason or "no reason given"
     for tag, variable in BUILD_TAG_VARIABLES.items():

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bakery.errors import BakeryError
 from bakery.project import Project, find_project, load_project
+
+if TYPE_CHECKING:
+    from bakery.aws.session import AwsSettings, Gateway
+    from bakery.lineage.store import LineageStore
 
 
 def project_of(args: argparse.Namespace) -> Project:
@@ -18,5 +24,66 @@ def project_of(args: argparse.Namespace) -> Project:
 
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, sort_keys=False)
+    json.dump(data, sys.stdout, indent=2, sort_keys=False, default=str)
     sys.stdout.write("\n")
+
+
+def wants_local(args: argparse.Namespace, project: Project) -> bool:
+    """Local mode: --local, BAKERY_LOCAL=1, or an endpoint in bakery.yaml."""
+    return bool(
+        getattr(args, "local", False)
+        or os.environ.get("BAKERY_LOCAL") == "1"
+        or project.endpoint_url
+    )
+
+
+def aws_settings(args: argparse.Namespace, project: Project) -> AwsSettings:
+    """Settings for the AWS gateway: the real account, or the local emulator's endpoint."""
+    from bakery.aws.session import AwsSettings
+
+    if not wants_local(args, project):
+        return AwsSettings(project.region, project.profile)
+    from bakery.local.launcher import loopback_proxy_bypass, status
+
+    os.environ.update(loopback_proxy_bypass(os.environ))  # the emulator is never behind a proxy
+    endpoint = project.endpoint_url
+    if endpoint is None:
+        emulator = status(project.root)
+        if emulator is None:
+            raise BakeryError(
+                "local mode, but the emulator is not running; start it with "
+                "`bakery local start` (or run `make demo`)"
+            )
+        endpoint = emulator.endpoint_url
+    return AwsSettings(project.region, None, endpoint, local=True)
+
+
+def gateway_of(args: argparse.Namespace, project: Project) -> Gateway:
+    from bakery.aws.session import Gateway
+
+    return Gateway(aws_settings(args, project))
+
+
+def packer_env(settings: AwsSettings) -> dict[str, str]:
+    """Environment for Packer: dummy credentials in local mode, the profile otherwise."""
+    from bakery.packer import build_environment
+
+    extra = {"AWS_DEFAULT_REGION": settings.region, "AWS_REGION": settings.region}
+    if settings.local:
+        extra |= {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    elif settings.profile:
+        extra["AWS_PROFILE"] = settings.profile
+    env = build_environment(extra)
+    if settings.local:  # never let a real profile or session reach the emulator's builds
+        from bakery.local.launcher import loopback_proxy_bypass
+
+        env.pop("AWS_PROFILE", None)
+        env.pop("AWS_SESSION_TOKEN", None)
+        env.update(loopback_proxy_bypass(env))
+    return env
+
+
+def store_of(project: Project) -> LineageStore:
+    from bakery.lineage.store import open_store
+
+    return open_store(project.state, project.root)

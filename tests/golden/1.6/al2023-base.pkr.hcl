@@ -34,6 +34,11 @@ variable "git_commit" {
   default     = "unknown"
 }
 
+variable "source_ref" {
+  type        = string
+  description = "the source as the recipe names it, KIND:REFERENCE"
+}
+
 variable "manifest_path" {
   type        = string
   description = "where the manifest post-processor writes"
@@ -82,6 +87,7 @@ source "amazon-ebs" "al2023-base" {
     "bakery:layer"      = "base"
     "bakery:managed"    = "true"
     "bakery:recipe"     = "al2023-base"
+    "bakery:source"     = var.source_ref
     "bakery:source-ami" = var.source_ami
     "bakery:version"    = "1.0.0"
     "os"                = "al2023"
@@ -96,6 +102,7 @@ source "amazon-ebs" "al2023-base" {
     "bakery:layer"      = "base"
     "bakery:managed"    = "true"
     "bakery:recipe"     = "al2023-base"
+    "bakery:source"     = var.source_ref
     "bakery:source-ami" = var.source_ami
     "bakery:version"    = "1.0.0"
     "os"                = "al2023"

@@ -34,6 +34,11 @@ variable "git_commit" {
   default     = "unknown"
 }
 
+variable "source_ref" {
+  type        = string
+  description = "the source as the recipe names it, KIND:REFERENCE"
+}
+
 variable "manifest_path" {
   type        = string
   description = "where the manifest post-processor writes"
@@ -83,6 +88,7 @@ source "amazon-ebs" "cis-hardened" {
     "bakery:managed"       = "true"
     "bakery:parent-recipe" = "al2023-base"
     "bakery:recipe"        = "cis-hardened"
+    "bakery:source"        = var.source_ref
     "bakery:source-ami"    = var.source_ami
     "bakery:version"       = "1.2.0"
     "compliance"           = "cis-level1"
@@ -98,6 +104,7 @@ source "amazon-ebs" "cis-hardened" {
     "bakery:managed"       = "true"
     "bakery:parent-recipe" = "al2023-base"
     "bakery:recipe"        = "cis-hardened"
+    "bakery:source"        = var.source_ref
     "bakery:source-ami"    = var.source_ami
     "bakery:version"       = "1.2.0"
     "compliance"           = "cis-level1"

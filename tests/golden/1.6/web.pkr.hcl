@@ -34,6 +34,11 @@ variable "git_commit" {
   default     = "unknown"
 }
 
+variable "source_ref" {
+  type        = string
+  description = "the source as the recipe names it, KIND:REFERENCE"
+}
+
 variable "manifest_path" {
   type        = string
   description = "where the manifest post-processor writes"
@@ -85,6 +90,7 @@ source "amazon-ebs" "web" {
     "bakery:managed"       = "true"
     "bakery:parent-recipe" = "cis-hardened"
     "bakery:recipe"        = "web"
+    "bakery:source"        = var.source_ref
     "bakery:source-ami"    = var.source_ami
     "bakery:version"       = "2.3.0"
     "owner"                = "platform-team"
@@ -100,6 +106,7 @@ source "amazon-ebs" "web" {
     "bakery:managed"       = "true"
     "bakery:parent-recipe" = "cis-hardened"
     "bakery:recipe"        = "web"
+    "bakery:source"        = var.source_ref
     "bakery:source-ami"    = var.source_ami
     "bakery:version"       = "2.3.0"
     "owner"                = "platform-team"

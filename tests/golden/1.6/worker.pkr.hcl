@@ -34,6 +34,11 @@ variable "git_commit" {
   default     = "unknown"
 }
 
+variable "source_ref" {
+  type        = string
+  description = "the source as the recipe names it, KIND:REFERENCE"
+}
+
 variable "manifest_path" {
   type        = string
   description = "where the manifest post-processor writes"
@@ -84,6 +89,7 @@ source "amazon-ebs" "worker" {
     "bakery:managed"       = "true"
     "bakery:parent-recipe" = "cis-hardened"
     "bakery:recipe"        = "worker"
+    "bakery:source"        = var.source_ref
     "bakery:source-ami"    = var.source_ami
     "bakery:version"       = "1.0.0"
     "owner"                = "platform-team"
@@ -99,6 +105,7 @@ source "amazon-ebs" "worker" {
     "bakery:managed"       = "true"
     "bakery:parent-recipe" = "cis-hardened"
     "bakery:recipe"        = "worker"
+    "bakery:source"        = var.source_ref
     "bakery:source-ami"    = var.source_ami
     "bakery:version"       = "1.0.0"
     "owner"                = "platform-team"

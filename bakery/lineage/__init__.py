@@ -1,0 +1,1 @@
+"""The lineage store: every build, its images and where they came from."""

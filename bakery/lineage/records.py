@@ -1,0 +1,88 @@
+"""Frozen build records: what the lineage store keeps about every build."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class Status(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    ABANDONED = "abandoned"
+
+
+FINISHED = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.ABANDONED})
+
+
+def new_build_id(now: float | None = None) -> str:
+    """Return a ULID: 26 characters that sort by creation time (ms), then randomly."""
+    millis = int((time.time() if now is None else now) * 1000)
+    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where a build started: the source as written and what it resolved to."""
+
+    kind: str  # ssm_parameter | ami | filter | recipe
+    reference: str  # parameter name, AMI id, name pattern, or recipe name
+    resolved_ami: str
+    ssm_version: int | None = None
+    owner: str | None = None
+    product_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RegionImage:
+    """The image of a build in one region."""
+
+    region: str
+    ami_id: str
+    snapshot_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """One build of one recipe, from the moment before Packer starts."""
+
+    build_id: str
+    recipe: str
+    version: str
+    layer: str
+    status: Status
+    started_at: str  # ISO 8601 UTC
+    input_hash: str
+    source: SourceInfo
+    region: str  # the build region
+    ended_at: str | None = None
+    parent_build_id: str | None = None
+    packer_version: str | None = None
+    git_commit: str | None = None
+    git_dirty: bool = False
+    template_sha256: str | None = None
+    log_path: str | None = None
+    pid: int | None = None  # of the bakery process that runs it, to detect abandoned builds
+    host: str | None = None
+    error: str | None = None
+    images: tuple[RegionImage, ...] = field(default_factory=tuple)
+    revoked: bool = False
+    revoked_reason: str | None = None
+
+    def image_in(self, region: str) -> RegionImage | None:
+        return next((image for image in self.images if image.region == region), None)
+
+    @property
+    def ami_ids(self) -> tuple[str, ...]:
+        return tuple(image.ami_id for image in self.images)
+
+    def finished(self, status: Status, ended_at: str, **changes: object) -> BuildRecord:
+        """Return this record completed with `status` at `ended_at`."""
+        return replace(self, status=status, ended_at=ended_at, **changes)  # type: ignore[arg-type]

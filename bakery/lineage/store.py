@@ -1,0 +1,98 @@
+"""The lineage store protocol and `open_store`, which picks an implementation from a state URL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol, Self
+
+from bakery.errors import BakeryError
+from bakery.lineage.records import BuildRecord, RegionImage, Status
+
+
+class LineageStore(Protocol):
+    """Every build, its images and its parent; safe to share between threads of one process.
+
+    Lists come newest first (by build id, a ULID, which sorts by start time).
+    """
+
+    def start(self, record: BuildRecord) -> None:
+        """Insert a running record; refuse a build id that is already recorded."""
+        ...
+
+    def finish(self, record: BuildRecord) -> None:
+        """Replace a running record with its finished version; refuse any other change."""
+        ...
+
+    def put(self, record: BuildRecord) -> None:
+        """Insert or replace a record whatever its status (for `state import`)."""
+        ...
+
+    def get(self, build_id: str) -> BuildRecord | None:
+        """Return the record of a build, or None."""
+        ...
+
+    def builds(self, recipe: str | None = None, status: Status | None = None) -> list[BuildRecord]:
+        """Return the records of a recipe and/or status (all by default), newest first."""
+        ...
+
+    def latest_success(
+        self, recipe: str, region: str, *, include_revoked: bool = False
+    ) -> BuildRecord | None:
+        """Return the newest succeeded build of a recipe with an image in a region."""
+        ...
+
+    def find_by_ami(self, ami_id: str) -> BuildRecord | None:
+        """Return the build that made an AMI, in any region."""
+        ...
+
+    def children(self, build_id: str) -> list[BuildRecord]:
+        """Return the builds whose parent build is `build_id`, newest first."""
+        ...
+
+    def mark_abandoned(
+        self, is_alive: Callable[[BuildRecord], bool], ended_at: str
+    ) -> list[BuildRecord]:
+        """Mark running builds that `is_alive` says are dead as abandoned; return them."""
+        ...
+
+    def add_images(self, build_id: str, images: Sequence[RegionImage]) -> None:
+        """Add the images of a build in more regions, replacing those of the same region."""
+        ...
+
+    def set_revoked(self, build_id: str, reason: str) -> None:
+        """Mark a build as revoked, with the reason."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's connection."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+
+def open_store(url: str, root: Path) -> LineageStore:
+    """Open the store a state URL names: `sqlite:PATH`, PATH relative to the project root."""
+    from bakery.lineage.sqlite import SqliteStore
+
+    scheme, _, rest = url.partition(":")
+    if scheme == "sqlite" and rest:
+        path = Path(rest).expanduser()
+        return SqliteStore(path if path.is_absolute() else root / path)
+    if scheme == "dynamodb":
+        raise BakeryError(
+            f"state {url!r}: the DynamoDB lineage store is not supported yet; "
+            "use state: sqlite:.bakery/lineage.db in bakery.yaml"
+        )
+    raise BakeryError(
+        f"state {url!r} is not a lineage store URL; "
+        "use sqlite:PATH (e.g. sqlite:.bakery/lineage.db) in bakery.yaml"
+    )

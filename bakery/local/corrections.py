@@ -1,0 +1,45 @@
+"""The few corrections bakery makes to moto, applied inside the emulator before it serves.
+
+Each correction is one small function that says why it exists. Only what breaks the real
+Packer or bakery's own calls is corrected here; gaps bakery works around itself (moto's
+missing EnableImageDeprecation, `copy_image` not copying tags) are left as moto has them.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+_MARK = "_bakery_corrected"
+
+
+def report_images_as_ebs_backed() -> None:
+    """Make images moto creates (create, register, copy) report RootDeviceType `ebs`.
+
+    moto 5.2's `Ami.__init__` defaults `root_device_type` to "standard", a value EC2 never
+    returns (it is `ebs` or `instance-store`), and every image moto makes has an EBS snapshot
+    anyway. Packer's amazon-ebs builder refuses such an image as `source_ami` ("The provided
+    source AMI has an invalid root device type. Expected 'ebs', got 'standard'."), so a child
+    layer could not build on its parent. The check is `ExpectedRootDevice` in
+    https://github.com/hashicorp/packer-plugin-amazon/blob/main/builder/common/step_run_source_instance.go
+    and the default is in moto/ec2/models/amis.py (class Ami).
+    """
+    from moto.ec2.models.amis import Ami
+
+    original = Ami.__init__
+    if getattr(original, _MARK, False):
+        return
+
+    @functools.wraps(original)
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if self.root_device_type == "standard":
+            self.root_device_type = "ebs"
+
+    setattr(init, _MARK, True)
+    Ami.__init__ = init  # type: ignore[method-assign]
+
+
+def apply_corrections() -> None:
+    """Apply every correction to moto; calling it again changes nothing."""
+    report_images_as_ebs_backed()
