@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bakery import packer
-from bakery.aws.images import find_images, snapshot_ids, tag_resources, wait_available
-from bakery.aws.session import Gateway
-from bakery.aws.sources import resolve_external
+from bakery.aws.build_images import BuildImages
 from bakery.catalog import Catalog
 from bakery.errors import BakeryError
 from bakery.git import GitState
@@ -38,7 +36,7 @@ class BakeContext:
     """Everything a bake needs from outside, made by the command."""
 
     catalog: Catalog
-    gateway: Gateway
+    images: BuildImages
     store: LineageStore
     progress: Progress
     dialect: TemplateDialect
@@ -131,9 +129,7 @@ def _facts(
     region = recipe.region
     try:
         if parent is None:
-            source = resolve_external(
-                ctx.gateway, recipe.source, region, ctx.catalog.project.trusted_owners
-            )
+            source = ctx.images.resolve(recipe.source, region, ctx.catalog.project.trusted_owners)
             parent_build = None
         else:
             assert parent.facts is not None and parent.facts.existing_ami is not None
@@ -149,14 +145,11 @@ def _facts(
     except BakeryError as error:
         return None, None, Facts(None, None, None, problem=str(error))
     digest_hash = input_hash(rendered.digest, source.resolved_ami)
-    existing = find_images(
-        ctx.gateway, region, {"bakery:input-hash": digest_hash, "bakery:recipe": recipe.name}
-    )
     previous = ctx.store.latest_success(recipe.name, region)
     facts = Facts(
         source_ami=source.resolved_ami,
         input_hash=digest_hash,
-        existing_ami=existing[0]["ImageId"] if existing else None,
+        existing_ami=ctx.images.with_input_hash(recipe.name, region, digest_hash),
         previous_source_ami=previous.source.resolved_ami if previous else None,
         previous_input_hash=previous.input_hash if previous else None,
     )
@@ -312,8 +305,11 @@ def _run_packer(
     attempts = Retrying(
         retry=retry_if_exception_type(TransientBuildError),
         stop=stop_after_attempt(settings.attempts),
+        # Exponential backoff from retry_delay, with up to as much again of random jitter.
         wait=wait_exponential_jitter(
-            initial=settings.retry_delay_seconds, max=settings.retry_delay_seconds * 8
+            multiplier=settings.retry_delay_seconds,
+            max=settings.retry_delay_seconds * 8,
+            jitter=settings.retry_delay_seconds,
         ),
         reraise=True,
     )
@@ -358,8 +354,9 @@ def _packer_once(
     if run.cancelled:
         raise CancelledBuild("cancelled; Packer was asked to clean up its instance")
     if run.timed_out:
-        raise CancelledBuild(
-            f"timed out after {recipe.build.timeout}; Packer was asked to clean up"
+        raise BakeryError(
+            f"timed out after {recipe.build.timeout}; Packer was asked to clean up its instance "
+            f"(log: {record.log_path})"
         )
     if run.returncode != 0:
         reason = "; ".join(state.errors[-3:]) or f"packer exited with {run.returncode}"
@@ -400,10 +397,7 @@ def _finish_images(
     for region, ami in sorted(artifacts.items()):
         images.append(RegionImage(region, ami))  # recorded even if what follows fails
         ctx.progress.step(recipe.name, f"checking and tagging {ami} in {region}")
-        image = wait_available(ctx.gateway, region, ami)
-        snapshots = snapshot_ids(image)
-        tag_resources(ctx.gateway, region, [ami, *snapshots], tags)
-        images[-1] = RegionImage(region, ami, snapshots)
+        images[-1] = RegionImage(region, ami, ctx.images.settle(region, ami, tags))
     return images
 
 

@@ -125,7 +125,9 @@ def for_stream(stream: TextIO = sys.stderr) -> Progress:
 
 
 def format_duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
+    if seconds < 10:
+        return f"{max(0.0, seconds):.1f}s"
+    seconds = int(seconds)
     if seconds < 60:
         return f"{seconds}s"
     minutes, seconds = divmod(seconds, 60)

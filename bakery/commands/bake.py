@@ -11,6 +11,7 @@ from dataclasses import asdict
 from types import FrameType
 
 from bakery import packer
+from bakery.aws.build_images import AwsBuildImages
 from bakery.aws.session import Gateway
 from bakery.bake import BakeContext, Outcome, PlannedRecipe, execute, plan
 from bakery.catalog import load_catalog
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             )
         ctx = BakeContext(
             catalog=catalog,
-            gateway=Gateway(settings),
+            images=AwsBuildImages(Gateway(settings)),
             store=store,
             progress=progress,
             dialect=dialect,

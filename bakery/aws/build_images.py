@@ -1,0 +1,48 @@
+"""What a bake asks of AWS about images, behind one small interface that tests can fake."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from bakery.aws.images import find_images, snapshot_ids, tag_resources, wait_available
+from bakery.aws.session import Gateway
+from bakery.aws.sources import resolve_external
+from bakery.lineage.records import SourceInfo
+from bakery.recipe import Source
+
+
+class BuildImages(Protocol):
+    def resolve(self, source: Source, region: str, trusted_owners: Sequence[str]) -> SourceInfo:
+        """Resolve an external source to an available, trusted AMI."""
+        ...
+
+    def with_input_hash(self, recipe: str, region: str, input_hash: str) -> str | None:
+        """Return the newest available image of `recipe` carrying `input_hash`, if any."""
+        ...
+
+    def settle(self, region: str, ami_id: str, tags: Mapping[str, str]) -> tuple[str, ...]:
+        """Wait for the image to be available, tag it and its snapshots; return snapshot ids."""
+        ...
+
+
+class AwsBuildImages:
+    """BuildImages over the AWS gateway."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def resolve(self, source: Source, region: str, trusted_owners: Sequence[str]) -> SourceInfo:
+        return resolve_external(self.gateway, source, region, trusted_owners)
+
+    def with_input_hash(self, recipe: str, region: str, input_hash: str) -> str | None:
+        found = find_images(
+            self.gateway, region, {"bakery:input-hash": input_hash, "bakery:recipe": recipe}
+        )
+        return str(found[0]["ImageId"]) if found else None
+
+    def settle(self, region: str, ami_id: str, tags: Mapping[str, str]) -> tuple[str, ...]:
+        image = wait_available(self.gateway, region, ami_id)
+        snapshots = snapshot_ids(image)
+        tag_resources(self.gateway, region, [ami_id, *snapshots], tags)
+        return snapshots
