@@ -85,7 +85,8 @@ def remove_leftovers(gateway: Gateway, leftovers: list[Leftover]) -> list[str]:
             try:
                 if item.kind == "key-pair":
                     with calling("ec2", "DeleteKeyPair", region, item.resource_id):
-                        ec2.delete_key_pair(KeyPairId=item.resource_id)
+                        # by name: EC2 takes either, the emulator only the name
+                        ec2.delete_key_pair(KeyName=item.name)
                 elif item.kind == "security-group":
                     with calling("ec2", "DeleteSecurityGroup", region, item.resource_id):
                         ec2.delete_security_group(GroupId=item.resource_id)

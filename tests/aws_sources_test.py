@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from bakery.aws.session import AwsSettings, Gateway
+from bakery.aws.sources import UntrustedSourceError, resolve_external
+from bakery.errors import BakeryError
+from bakery.recipe import Source
+
+AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+AMAZON = "137112412989"
+
+
+@pytest.fixture
+def aws() -> Iterator[Gateway]:
+    with mock_aws():
+        yield Gateway(AwsSettings("us-east-1"))
+
+
+def own_image(gateway: Gateway, name: str) -> str:
+    ec2: Any = gateway.client("ec2")
+    source = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=source, MinCount=1, MaxCount=1)["Instances"][0]
+    return str(ec2.create_image(InstanceId=instance["InstanceId"], Name=name)["ImageId"])
+
+
+def test_ssm_parameter_resolves_to_its_ami_and_version(aws: Gateway) -> None:
+    info = resolve_external(aws, Source("ssm_parameter", AL2023), "us-east-1", [AMAZON])
+    parameter = aws.client("ssm").get_parameter(Name=AL2023)["Parameter"]
+    assert info.resolved_ami == parameter["Value"]
+    assert info.ssm_version == parameter["Version"]
+    assert info.owner == AMAZON
+
+
+def test_filter_takes_the_newest_match_among_owners(aws: Gateway) -> None:
+    info = resolve_external(
+        aws, Source("filter", "al2023-ami-2023*", (AMAZON,), "x86_64"), "us-east-1", [AMAZON]
+    )
+    images = aws.client("ec2").describe_images(
+        Owners=[AMAZON],
+        Filters=[
+            {"Name": "name", "Values": ["al2023-ami-2023*"]},
+            {"Name": "architecture", "Values": ["x86_64"]},
+        ],
+    )["Images"]
+    # ties on CreationDate go to the highest image id, so the choice is stable
+    newest = max(images, key=lambda image: (image["CreationDate"], image["ImageId"]))
+    assert info.resolved_ami == newest["ImageId"]
+
+
+def test_filter_without_match_says_so(aws: Gateway) -> None:
+    with pytest.raises(BakeryError, match="matches no available image in us-east-1"):
+        resolve_external(aws, Source("filter", "nothing-*", (AMAZON,)), "us-east-1", [AMAZON])
+
+
+def test_ami_is_checked_to_exist(aws: Gateway) -> None:
+    with pytest.raises(BakeryError, match="image ami-0123456789abcdef0 does not exist"):
+        resolve_external(aws, Source("ami", "ami-0123456789abcdef0"), "us-east-1", [AMAZON])
+
+
+def test_owner_outside_trusted_owners_is_refused(aws: Gateway) -> None:
+    with pytest.raises(UntrustedSourceError, match="belongs to account 137112412989"):
+        resolve_external(aws, Source("ssm_parameter", AL2023), "us-east-1", ["099720109477"])
+
+
+def test_self_trusts_images_of_this_account(aws: Gateway) -> None:
+    ami = own_image(aws, "mine")
+    info = resolve_external(aws, Source("ami", ami), "us-east-1", ["self"])
+    assert info.owner == aws.account_id()
+
+
+def test_missing_parameter_names_call_region_and_resource(aws: Gateway) -> None:
+    with pytest.raises(BakeryError) as caught:
+        resolve_external(aws, Source("ssm_parameter", "/nope"), "us-east-1", [AMAZON])
+    assert str(caught.value).startswith(
+        "ssm GetParameter in us-east-1 for /nope: ParameterNotFound"
+    )
+
+
+def test_build_images_settle_tags_image_and_snapshots(aws: Gateway) -> None:
+    from bakery.aws.build_images import AwsBuildImages
+
+    ami = own_image(aws, "tagged")
+    images = AwsBuildImages(aws)
+    snapshots = images.settle("us-east-1", ami, {"bakery:input-hash": "h1", "bakery:recipe": "r"})
+    ec2 = aws.client("ec2")
+    snapshot = ec2.describe_snapshots(SnapshotIds=list(snapshots))["Snapshots"][0]
+    assert {"Key": "bakery:input-hash", "Value": "h1"} in snapshot["Tags"]
+    assert images.with_input_hash("r", "us-east-1", "h1") == ami
+    assert images.with_input_hash("r", "us-east-1", "h2") is None
+    assert images.with_input_hash("other", "us-east-1", "h1") is None
