@@ -182,7 +182,16 @@ def execute(ctx: BakeContext, planned: Sequence[PlannedRecipe], jobs: int) -> li
 
     order = [item.decision.recipe for item in planned]
     parents = {name: recipes[name].parent for name in order}
-    return list(run_tree(order, parents, work, skipped, jobs=jobs, cancel=ctx.cancel).values())
+    # The longest chain below a recipe first: with fewer jobs than ready builds, the critical
+    # path is not kept waiting.
+    height: dict[str, int] = {}
+    for name in reversed(order):
+        below = [height[child] for child in order if parents[child] == name]
+        height[name] = 1 + max(below, default=0)
+    outcomes_in_order = run_tree(
+        order, parents, work, skipped, jobs=jobs, cancel=ctx.cancel, priority=height
+    )
+    return list(outcomes_in_order.values())
 
 
 def _up_to_date(ctx: BakeContext, recipe: Recipe, item: PlannedRecipe) -> Outcome:

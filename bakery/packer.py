@@ -161,7 +161,9 @@ def build(
     for line in process.stdout:
         on_line(line.rstrip("\n"))
     returncode = process.wait()
-    watchdog.join(timeout=5)
+    if state["cancelled"] or state["timed_out"]:
+        watchdog.join(timeout=5)  # it is stopping Packer; otherwise it ends at its next look
+
     return BuildRun(returncode, state["cancelled"], state["timed_out"], time.monotonic() - started)
 
 

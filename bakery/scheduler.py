@@ -24,14 +24,18 @@ def run_tree(
     *,
     jobs: int,
     cancel: threading.Event,
+    priority: Mapping[str, float] | None = None,
 ) -> dict[str, OutcomeT]:
     """Run `work(name)` for every name in `order`, at most `jobs` at once.
 
     A job whose parent (when the parent is in `order`) did not succeed is not run:
     `skipped(name, reason)` gives its outcome. After `cancel` is set no new job starts, and
-    the ones not started are skipped too. Returns the outcomes in `order`.
+    the ones not started are skipped too. Among jobs ready at once, the one with the highest
+    `priority` starts first (bake gives the longest chain below a recipe). Returns the outcomes
+    in `order`.
     """
-    pending = list(order)
+    rank = priority or {}
+    pending = sorted(order, key=lambda name: -rank.get(name, 0))  # stable: keeps `order` on ties
     outcomes: dict[str, OutcomeT] = {}
     running: dict[Future[OutcomeT], str] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="build") as pool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from bakery.aws.images import find_images, snapshot_ids, tag_resources, wait_available
+from bakery.aws.channels import REVOKED_TAG
+from bakery.aws.images import find_images, snapshot_ids, tag_resources, tags_of, wait_available
 from bakery.aws.session import Gateway
 from bakery.aws.sources import resolve_external
 from bakery.lineage.records import SourceInfo
@@ -18,7 +19,7 @@ class BuildImages(Protocol):
         ...
 
     def with_input_hash(self, recipe: str, region: str, input_hash: str) -> str | None:
-        """Return the newest available image of `recipe` carrying `input_hash`, if any."""
+        """Return the newest available, not revoked image of `recipe` with `input_hash`."""
         ...
 
     def settle(self, region: str, ami_id: str, tags: Mapping[str, str]) -> tuple[str, ...]:
@@ -39,7 +40,8 @@ class AwsBuildImages:
         found = find_images(
             self.gateway, region, {"bakery:input-hash": input_hash, "bakery:recipe": recipe}
         )
-        return str(found[0]["ImageId"]) if found else None
+        usable = [image for image in found if REVOKED_TAG not in tags_of(image)]
+        return str(usable[0]["ImageId"]) if usable else None
 
     def settle(self, region: str, ami_id: str, tags: Mapping[str, str]) -> tuple[str, ...]:
         image = wait_available(self.gateway, region, ami_id)

@@ -32,8 +32,9 @@ def run(args: argparse.Namespace) -> int:
     names = catalog.select([] if args.all else args.names)
     settings = aws_settings(args, project)
     binary = project.packer_binary
-    version = ".".join(map(str, packer.version(binary)))
-    dialect = packer.resolve_dialect(project.dialect, binary)
+    found = packer.version(binary)
+    version = ".".join(map(str, found))
+    dialect = packer.dialect_of(found) if project.dialect == "auto" else project.dialect
     progress = for_stream(sys.stderr)
     with store_of(project) as store:
         abandoned = store.mark_abandoned(_alive, _now())
