@@ -83,6 +83,39 @@ local-stop: $(STAMP)
 bake: install
 	$(BAKERY) bake --all
 
+# The image lifecycle (docs/lifecycle.md). LOCAL=1 (the default) uses the emulator that
+# `make local-start` runs; LOCAL=0 works on the account bakery.yaml names.
+LOCAL   ?= 1
+REF     ?= web
+CHANNEL ?= staging
+TO      ?= eu-west-1
+REASON  ?= revoked from make
+KEEP    ?=
+PRUNE_OPTIONS := $(if $(KEEP),--keep $(KEEP))
+LIFECYCLE := BAKERY_LOCAL=$(LOCAL) $(BAKERY)
+
+.PHONY: bake-local copy smoke-test promote rollback channels revoke prune prune-apply lineage
+bake-local: $(STAMP)
+	BAKERY_LOCAL=1 $(BAKERY) bake --all
+copy: $(STAMP)
+	$(LIFECYCLE) copy $(REF) --to $(TO)
+smoke-test: $(STAMP)
+	$(LIFECYCLE) test $(REF)
+promote: $(STAMP)
+	$(LIFECYCLE) promote $(REF) --channel $(CHANNEL)
+rollback: $(STAMP)
+	$(LIFECYCLE) rollback $(REF) --channel $(CHANNEL)
+channels: $(STAMP)
+	$(LIFECYCLE) channels
+revoke: $(STAMP)
+	$(LIFECYCLE) revoke $(REF) --reason "$(REASON)" --cascade
+prune: $(STAMP)
+	$(LIFECYCLE) prune $(PRUNE_OPTIONS)
+prune-apply: $(STAMP)
+	$(LIFECYCLE) prune $(PRUNE_OPTIONS) --apply
+lineage: $(STAMP)
+	$(BAKERY) lineage $(REF)
+
 bench: install
 	$(BIN)/python -m benchmarks.run
 

@@ -107,6 +107,106 @@ def _history_args(parser: argparse.ArgumentParser) -> None:
     _json_flag(parser)
 
 
+def _copy_args(parser: argparse.ArgumentParser) -> None:
+    _image_ref(parser)
+    parser.add_argument(
+        "--to",
+        nargs="+",
+        required=True,
+        metavar="REGION",
+        help="regions to copy to (encrypted with kms_key_ids of the region)",
+    )
+    _local_flag(parser)
+    _json_flag(parser)
+
+
+def _share_args(parser: argparse.ArgumentParser) -> None:
+    _image_ref(parser)
+    parser.add_argument(
+        "--accounts",
+        nargs="+",
+        required=True,
+        metavar="ID",
+        help="accounts to share with (must be in share_allowlist)",
+    )
+    _local_flag(parser)
+    _json_flag(parser)
+
+
+def _promote_args(parser: argparse.ArgumentParser) -> None:
+    _image_ref(parser)
+    parser.add_argument("--channel", required=True, help="a channel declared in bakery.yaml")
+    _local_flag(parser)
+    _json_flag(parser)
+
+
+def _rollback_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="recipe")
+    parser.add_argument("--channel", required=True)
+    _local_flag(parser)
+    _json_flag(parser)
+
+
+def _channels_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", metavar="NAME", help="recipe (default: all)")
+    _local_flag(parser)
+    _json_flag(parser)
+
+
+def _revoke_args(parser: argparse.ArgumentParser) -> None:
+    _image_ref(parser)
+    parser.add_argument("--reason", required=True, help="why (recorded and tagged)")
+    parser.add_argument(
+        "--cascade",
+        action="store_true",
+        help="also revoke every build made on it, down the lineage",
+    )
+    _local_flag(parser)
+    _json_flag(parser)
+
+
+def _test_args(parser: argparse.ArgumentParser) -> None:
+    _image_ref(parser)
+    _local_flag(parser)
+    _json_flag(parser)
+
+
+def _prune_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", metavar="NAME", help="recipes (default: all)")
+    parser.add_argument(
+        "--keep",
+        type=int,
+        metavar="N",
+        help="images of each recipe to keep per region, newest first "
+        "(default: retention.keep of the recipe or bakery.yaml, 3)",
+    )
+    parser.add_argument(
+        "--max-age",
+        type=int,
+        metavar="DAYS",
+        help="beyond the newest N, delete only images older than DAYS "
+        "(default: retention.max_age_days; none)",
+    )
+    parser.add_argument(
+        "--apply",
+        action="store_true",
+        help="deregister the images and delete their snapshots (default: dry run)",
+    )
+    parser.add_argument(
+        "--include-shared",
+        action="store_true",
+        help="also delete images shared with other accounts or public",
+    )
+    _local_flag(parser)
+    _json_flag(parser)
+
+
+def _image_ref(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "ref", metavar="REF", help="AMI id, build id, NAME (its newest build) or NAME@VERSION"
+    )
+
+
 def _local_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("start", "stop", "status"))
     parser.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
@@ -131,7 +231,28 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "state": ("manage the lineage store (import: rebuild it from AWS tags)", _state_args),
     "reap": ("find (and with --apply remove) leftovers of finished builds", _reap_args),
     "local": ("start, stop or check the local AWS emulator", _local_args),
+    "copy": ("copy an image to more regions, encrypted, recorded as the same build", _copy_args),
+    "share": ("give accounts launch permission on an image and its snapshots", _share_args),
+    "promote": ("point a channel at an image, after its gates", _promote_args),
+    "rollback": ("point a channel back at its previous image", _rollback_args),
+    "channels": ("show what each channel points to", _channels_args),
+    "test": (
+        "smoke test an image: run its recipe's tests on an instance through SSM",
+        _test_args,
+    ),
+    "prune": (
+        "delete images beyond retention that nothing uses (a dry run unless --apply)",
+        _prune_args,
+    ),
+    "revoke": (
+        "revoke an image (and with --cascade its descendants); move channels back",
+        _revoke_args,
+    ),
 }
+
+
+# Commands whose module has another name (a module named `test` would read as a test).
+_MODULES = {"test": "smoke"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,7 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0) if exit_.code in (0, None) else EXIT_USAGE
     debug = args.debug or os.environ.get("BAKERY_DEBUG") == "1"
     try:
-        module = importlib.import_module(f"bakery.commands.{args.command}")
+        name = _MODULES.get(args.command, args.command)
+        module = importlib.import_module(f"bakery.commands.{name}")
         return int(module.run(args))
     except InvalidInputError as error:
         for problem in error.problems:

@@ -21,7 +21,9 @@ HASH_FORMAT = "bakery-input-v1"
 def normalised_recipe(recipe: Recipe, project_tags: Mapping[str, str]) -> dict[str, Any]:
     """Return the recipe as plain data, without where its file lies."""
     data: dict[str, Any] = plain(recipe)
-    data.pop("file")
+    # Where the file lies, and how images are kept or shared, do not change what is built.
+    for key in ("file", "shareable", "keep", "max_age_days"):
+        data.pop(key)
     data["project_tags"] = dict(sorted(project_tags.items()))
     return data
 

@@ -39,6 +39,34 @@ class BakeSettings:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How many images of a recipe prune keeps, and after how many days older ones may go."""
+
+    keep: int = 3
+    max_age_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A channel consumers read (an SSM parameter per recipe), with its promotion gates."""
+
+    name: str
+    requires: str | None = None  # a channel the image must have been promoted to first
+    smoke_test: bool = False  # a passing `bakery test` is needed
+    regions: tuple[str, ...] = ()  # regions it serves (default: the build region)
+    accounts: tuple[str, ...] = ()  # other accounts that get the parameter too (AssumeRole)
+
+
+@dataclass(frozen=True)
+class SmokeTestSettings:
+    subnet_id: str | None = None
+    instance_type: str = "t3.micro"
+    iam_instance_profile: str | None = None
+    security_group_ids: tuple[str, ...] = ()
+    timeout: str = "15m"
+
+
+@dataclass(frozen=True)
 class Project:
     """The settings of one bakery project (a folder holding bakery.yaml)."""
 
@@ -54,6 +82,12 @@ class Project:
     dialect: Dialect = "auto"
     packer_binary: str = "packer"
     bake: BakeSettings = field(default_factory=lambda: BakeSettings())
+    role_arns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    kms_key_ids: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    share_allowlist: tuple[str, ...] = ()
+    channels: Mapping[str, Channel] = field(default_factory=lambda: MappingProxyType({}))
+    smoke_test: SmokeTestSettings = field(default_factory=lambda: SmokeTestSettings())
+    retention: Retention = field(default_factory=lambda: Retention())
 
     @property
     def file(self) -> Path:
@@ -114,4 +148,33 @@ def load_project(root: Path) -> Project:
         dialect=packer.get("dialect", "auto"),
         packer_binary=packer.get("binary", "packer"),
         bake=BakeSettings(**data.get("bake", {})),
+        role_arns=MappingProxyType(
+            {account: spec["role_arn"] for account, spec in aws.get("accounts", {}).items()}
+        ),
+        kms_key_ids=MappingProxyType(dict(data.get("kms_key_ids", {}))),
+        share_allowlist=tuple(data.get("share_allowlist", ())),
+        channels=MappingProxyType(
+            {
+                name: Channel(
+                    name,
+                    spec.get("requires"),
+                    bool(spec.get("smoke_test", False)),
+                    tuple(spec.get("regions", ())),
+                    tuple(spec.get("accounts", ())),
+                )
+                for name, spec in data.get("channels", {}).items()
+            }
+        ),
+        smoke_test=_smoke_test_settings(data.get("test", {})),
+        retention=Retention(**data.get("retention", {})),
+    )
+
+
+def _smoke_test_settings(data: Mapping[str, Any]) -> SmokeTestSettings:
+    return SmokeTestSettings(
+        subnet_id=data.get("subnet_id"),
+        instance_type=data.get("instance_type", "t3.micro"),
+        iam_instance_profile=data.get("iam_instance_profile"),
+        security_group_ids=tuple(data.get("security_group_ids", ())),
+        timeout=data.get("timeout", "15m"),
     )

@@ -112,6 +112,9 @@ class Recipe:
     tests: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=_frozen)
     hygiene: Hygiene = field(default_factory=Hygiene)
+    shareable: bool = False  # licensing.shareable: Marketplace product codes may be shared
+    keep: int | None = None  # retention.keep, over bakery.yaml's
+    max_age_days: int | None = None  # retention.max_age_days, over bakery.yaml's
 
     @property
     def parent(self) -> str | None:
@@ -192,6 +195,9 @@ def build_recipe(
         tests=tuple(data.get("tests", ())),
         tags=_frozen(data.get("tags")),
         hygiene=Hygiene(bool(hygiene.get("skip", False)), hygiene.get("reason")),
+        shareable=bool(data.get("licensing", {}).get("shareable", False)),
+        keep=data.get("retention", {}).get("keep"),
+        max_age_days=data.get("retention", {}).get("max_age_days"),
     )
 
 

@@ -28,6 +28,16 @@ MAX_TAGS = 50
 
 _string = {"type": "string", "minLength": 1}
 _duration = {"type": "string", "pattern": DURATION_PATTERN, "minLength": 2}
+_retention = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "keep": {"type": "integer", "minimum": 1},
+        "max_age_days": {"type": "integer", "minimum": 1},
+    },
+    "description": "prune keeps the newest `keep` images; older ones only past max_age_days.",
+}
+_channel_name = {"type": "string", "pattern": NAME_PATTERN, "maxLength": 63}
 _strings = {"type": "array", "items": _string}
 _region = {"type": "string", "pattern": REGION_PATTERN}
 _account = {"type": "string", "pattern": ACCOUNT_PATTERN}
@@ -142,6 +152,14 @@ RECIPE_SCHEMA: dict[str, Any] = {
         },
         "tests": _strings,
         "tags": _tags,
+        "licensing": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"shareable": {"type": "boolean"}},
+            "description": "shareable: true allows sharing an image with AWS Marketplace "
+            "product codes in its lineage (you hold the license terms that allow it).",
+        },
+        "retention": _retention,
         "hygiene": {
             "type": "object",
             "additionalProperties": False,
@@ -166,8 +184,55 @@ PROJECT_SCHEMA: dict[str, Any] = {
                 "region": _region,
                 "profile": _string,
                 "endpoint_url": {"type": "string", "pattern": r"^https?://"},
+                "accounts": {
+                    "type": "object",
+                    "propertyNames": {"pattern": ACCOUNT_PATTERN},
+                    "additionalProperties": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["role_arn"],
+                        "properties": {
+                            "role_arn": {"type": "string", "pattern": r"^arn:aws[a-z-]*:iam::"},
+                        },
+                    },
+                },
             },
         },
+        "kms_key_ids": {
+            "type": "object",
+            "propertyNames": {"pattern": REGION_PATTERN},
+            "additionalProperties": {"type": "string", "pattern": KMS_PATTERN},
+        },
+        "share_allowlist": {"type": "array", "items": _account, "uniqueItems": True},
+        "channels": {
+            "type": "object",
+            "propertyNames": {"pattern": NAME_PATTERN, "maxLength": 63},
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "requires": _channel_name,
+                    "smoke_test": {"type": "boolean"},
+                    "regions": {"type": "array", "items": _region, "uniqueItems": True},
+                    "accounts": {"type": "array", "items": _account, "uniqueItems": True},
+                },
+            },
+        },
+        "test": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "subnet_id": {"type": "string", "pattern": r"^subnet-[0-9a-f]+$"},
+                "instance_type": {"type": "string", "pattern": r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"},
+                "iam_instance_profile": {"type": "string", "pattern": r"^[A-Za-z0-9+=,.@_/:-]+$"},
+                "security_group_ids": {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": r"^sg-[0-9a-f]+$"},
+                },
+                "timeout": _duration,
+            },
+        },
+        "retention": _retention,
         "defaults": BUILD_SCHEMA,
         "trusted_owners": {
             "type": "array",

@@ -43,3 +43,19 @@ def test_leftovers_of_finished_builds_are_found_and_removed(aws: Gateway) -> Non
     assert state["Reservations"][0]["Instances"][0]["State"]["Name"] == "terminated"
     kept = {item.resource_id for item in find_leftovers(aws, "us-east-1", lambda _: False)}
     assert kept == set(running.values())
+
+
+def test_a_recent_smoke_test_instance_is_not_a_leftover(aws: Gateway) -> None:
+    ec2 = aws.client("ec2")
+    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    tags = [
+        {"Key": "bakery:build-id", "Value": "01DONE"},
+        {"Key": "bakery:purpose", "Value": "smoke-test"},
+    ]
+    ec2.run_instances(
+        ImageId=ami,
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+    )
+    assert find_leftovers(aws, "us-east-1", lambda build_id: False) == []

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,56 +11,14 @@ import boto3
 import pytest
 
 from bakery.local import launcher
-from tests.conftest import REPO
+from tests.conftest import run_bakery as bakery
 
 pytestmark = pytest.mark.usefixtures("packer_binary")
 
 
 @pytest.fixture
-def project(sample_project: Path) -> Iterator[Path]:
-    """The samples with their own emulator, stopped after the test."""
-    subprocess.run(["git", "init", "-q"], cwd=sample_project, check=True)
-    subprocess.run(
-        [
-            "git",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "user.name=t",
-            "commit",
-            "-qm",
-            "samples",
-            "--allow-empty",
-        ],
-        cwd=sample_project,
-        check=True,
-    )
-    subprocess.run(["git", "add", "-A"], cwd=sample_project, check=True)
-    subprocess.run(
-        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "recipes"],
-        cwd=sample_project,
-        check=True,
-    )
-    launcher.start(sample_project)
-    try:
-        yield sample_project
-    finally:
-        launcher.stop(sample_project)
-
-
-def bakery(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "BAKERY_LOCAL": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "bakery", *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check:
-        assert done.returncode == 0, done.stdout + done.stderr
-    return done
+def project(samples_on_emulator: Path) -> Path:
+    return samples_on_emulator
 
 
 def bake_json(root: Path, *args: str) -> dict[str, dict[str, Any]]:

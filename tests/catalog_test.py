@@ -25,8 +25,8 @@ SCENARIOS = [
     (
         "bogus: 1\n",
         "recipes/app.yaml:5:1: bogus: unknown key; expected one of: build, "
-        "description, distribute, environment, hygiene, layer, name, provision, source, tags, "
-        "tests, version",
+        "description, distribute, environment, hygiene, layer, licensing, name, provision, "
+        "retention, source, tags, tests, version",
     ),
     (
         "build: {volume_size: big}\n",

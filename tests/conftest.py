@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -76,3 +78,35 @@ def packer_binary() -> Iterator[str]:
             pytest.fail("packer is required here (BAKERY_REQUIRE_PACKER=1); run `make packer`")
         pytest.skip("packer not installed; `make packer` installs it")
     yield "packer"
+
+
+def run_bakery(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the bakery command line in local mode, the way a user does."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "BAKERY_LOCAL": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bakery", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+@pytest.fixture
+def samples_on_emulator(sample_project: Path) -> Iterator[Path]:
+    """The samples in a git repository, with their own emulator, stopped after the test."""
+    from bakery.local import launcher
+
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], cwd=sample_project, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=sample_project, check=True)
+    subprocess.run([*git, "commit", "-qm", "samples"], cwd=sample_project, check=True)
+    launcher.start(sample_project)
+    try:
+        yield sample_project
+    finally:
+        launcher.stop(sample_project)

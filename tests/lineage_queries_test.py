@@ -139,7 +139,9 @@ def test_lineage_view_json_carries_each_build(store: SqliteStore, chain: Chain) 
     web = nodes[chain.web.build_id]
     assert web["parent"] == web["parent_build_id"] == chain.hard.build_id
     assert (web["recipe"], web["version"], web["status"]) == ("web", "1.0.0", "succeeded")
-    assert web["images"] == [{"region": "us-east-1", "ami_id": "ami-web", "snapshot_ids": []}]
+    assert web["images"] == [
+        {"region": "us-east-1", "ami_id": "ami-web", "snapshot_ids": [], "removed_at": None}
+    ]
     assert web["source"]["kind"] == "recipe"
     assert nodes[chain.base.build_id]["parent"] == "source:ami-al2023"
     assert len(nodes) == 6

@@ -283,3 +283,30 @@ def test_two_processes_on_one_file_lose_no_write(tmp_path: Path) -> None:
     with SqliteStore(path) as store:
         assert len(store.builds(status=Status.SUCCEEDED)) == 80
         assert store.builds(status=Status.RUNNING) == []
+
+
+def test_removed_images_stay_recorded_and_no_longer_count_as_latest(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "db") as store:
+        builds = []
+        for ami in ("ami-old", "ami-new"):
+            record = BuildRecord(
+                new_build_id(),
+                "web",
+                "1.0.0",
+                "app",
+                Status.RUNNING,
+                "t",
+                "h",
+                SourceInfo("ami", "a", "a"),
+                "us-east-1",
+            )
+            store.start(record)
+            store.finish(
+                record.finished(Status.SUCCEEDED, "t", images=(RegionImage("us-east-1", ami),))
+            )
+            builds.append(record.build_id)
+        store.mark_removed(["ami-new"], "2026-11-26T00:00:00Z")
+        latest = store.latest_success("web", "us-east-1")
+        assert latest is not None and latest.build_id == builds[0]
+        kept = store.get(builds[1])
+        assert kept is not None and kept.images[0].removed_at == "2026-11-26T00:00:00Z"

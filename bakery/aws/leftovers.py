@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bakery.aws.session import AwsError, Gateway, calling
 
 BUILD_TAG = "bakery:build-id"
+# A smoke-test instance younger than this may belong to a `bakery test` still running.
+SMOKE_TEST_GRACE = timedelta(hours=2)
 LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 
 
@@ -34,6 +38,8 @@ def find_leftovers(
         for page in pages:
             for reservation in page["Reservations"]:
                 for instance in reservation["Instances"]:
+                    if _recent_smoke_test(instance):
+                        continue  # `bakery test` may still be using it; it terminates its own
                     found.append(_leftover("instance", instance["InstanceId"], region, instance))
     with calling("ec2", "DescribeKeyPairs", region):
         for pair in ec2.describe_key_pairs(Filters=tag_filter)["KeyPairs"]:
@@ -54,6 +60,16 @@ def find_leftovers(
                     )
                 )
     return [item for item in found if not build_running(item.build_id)]
+
+
+def _recent_smoke_test(instance: dict[str, Any]) -> bool:
+    tags = {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
+    if tags.get("bakery:purpose") != "smoke-test":
+        return False
+    launched = instance.get("LaunchTime")
+    if not isinstance(launched, datetime):
+        return False
+    return datetime.now(UTC) - launched < SMOKE_TEST_GRACE
 
 
 def _leftover(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -39,8 +39,9 @@ class AwsSettings:
 class Gateway:
     """Clients from one boto3 session, made when first asked for; safe to share across threads."""
 
-    def __init__(self, settings: AwsSettings) -> None:
+    def __init__(self, settings: AwsSettings, credentials: Mapping[str, str] | None = None) -> None:
         self.settings = settings
+        self._credentials = dict(credentials or settings.credentials)
         self._lock = threading.Lock()
         self._session: Any = None
         self._clients: dict[tuple[str, str], Any] = {}
@@ -65,8 +66,8 @@ class Gateway:
 
         if self._session is None:
             self._session = boto3.session.Session(
-                profile_name=None if self.settings.local else self.settings.profile,
-                **self.settings.credentials,
+                profile_name=None if self._credentials else self.settings.profile,
+                **self._credentials,
             )
         # Adaptive mode adds client-side rate limiting on throttling errors to the retries.
         config = Config(
@@ -76,6 +77,25 @@ class Gateway:
         )
         return self._session.client(
             service, region_name=region, endpoint_url=self.settings.endpoint_url, config=config
+        )
+
+    def assume(self, account: str, role_arns: Mapping[str, str]) -> Gateway:
+        """Return a gateway acting in another account through its role (aws.accounts)."""
+        role = role_arns.get(account)
+        if role is None:
+            raise AwsError(
+                f"no role for account {account}; add aws.accounts.{account}.role_arn to bakery.yaml"
+            )
+        with calling("sts", "AssumeRole", self.region, role):
+            answer = self.client("sts").assume_role(RoleArn=role, RoleSessionName="bakery")
+        keys = answer["Credentials"]
+        return Gateway(
+            self.settings,
+            {
+                "aws_access_key_id": keys["AccessKeyId"],
+                "aws_secret_access_key": keys["SecretAccessKey"],
+                "aws_session_token": keys["SessionToken"],
+            },
         )
 
     def account_id(self) -> str:
@@ -90,6 +110,7 @@ class Gateway:
 def calling(service: str, operation: str, region: str, resource: str = "") -> Iterator[None]:
     """Turn botocore errors inside the block into an AwsError naming call, region and resource."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from botocore.parsers import ResponseParserError
 
     where = f"{service} {operation} in {region}" + (f" for {resource}" if resource else "")
     try:
@@ -105,6 +126,12 @@ def calling(service: str, operation: str, region: str, resource: str = "") -> It
         ) from error
     except BotoCoreError as error:
         raise AwsError(f"{where}: {error}") from error
+    except ResponseParserError as error:
+        first = str(error).splitlines()[0] if str(error) else "unreadable answer"
+        raise AwsError(
+            f"{where}: the endpoint sent an answer botocore cannot read ({first})",
+            "ResponseParserError",
+        ) from error
 
 
 _HINTS = {

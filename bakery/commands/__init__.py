@@ -14,6 +14,7 @@ from bakery.project import Project, find_project, load_project
 
 if TYPE_CHECKING:
     from bakery.aws.session import AwsSettings, Gateway
+    from bakery.catalog import Catalog
     from bakery.lineage.store import LineageStore
 
 
@@ -87,3 +88,13 @@ def store_of(project: Project) -> LineageStore:
     from bakery.lineage.store import open_store
 
     return open_store(project.state, project.root)
+
+
+def project_regions(catalog: Catalog, store: LineageStore | None = None) -> list[str]:
+    """Return the regions bakery works in: the build region, every recipe's distribution
+    regions, and (with a store) every region a recorded image lies in (copies included)."""
+    regions = {catalog.project.region}
+    regions.update(r for recipe in catalog.recipes.values() for r in recipe.distribute.regions)
+    if store is not None:
+        regions.update(image.region for record in store.builds() for image in record.images)
+    return sorted(regions)

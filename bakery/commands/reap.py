@@ -6,7 +6,7 @@ import argparse
 from dataclasses import asdict
 
 from bakery.catalog import load_catalog
-from bakery.commands import gateway_of, print_json, project_of, store_of
+from bakery.commands import gateway_of, print_json, project_of, project_regions, store_of
 from bakery.lineage.records import Status
 
 
@@ -16,10 +16,8 @@ def run(args: argparse.Namespace) -> int:
     project = project_of(args)
     catalog = load_catalog(project)
     gateway = gateway_of(args, project)
-    regions = {project.region} | {
-        r for recipe in catalog.recipes.values() for r in recipe.distribute.regions
-    }
     with store_of(project) as store:
+        regions = project_regions(catalog, store)
 
         def running(build_id: str) -> bool:
             record = store.get(build_id)

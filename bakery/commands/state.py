@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bakery.catalog import load_catalog
-from bakery.commands import gateway_of, print_json, project_of, store_of
+from bakery.commands import gateway_of, print_json, project_of, project_regions, store_of
 
 
 def run(args: argparse.Namespace) -> int:
@@ -13,9 +13,8 @@ def run(args: argparse.Namespace) -> int:
 
     project = project_of(args)
     catalog = load_catalog(project)
-    regions = {project.region}
-    for recipe in catalog.recipes.values():
-        regions.update(recipe.distribute.regions)
+    # Not the store's regions: importing is for when the store is lost.
+    regions = project_regions(catalog)
     gateway = gateway_of(args, project)
     with store_of(project) as store:
         report = import_from_aws(gateway, store, regions, project.region)

@@ -68,7 +68,12 @@ def resolve_ref(store: LineageStore, ref: str) -> BuildRecord:
 
 def build_label(record: BuildRecord) -> str:
     """Return a one-line label: recipe, version, build id, images and status."""
-    images = ", ".join(f"{i.ami_id} ({i.region})" for i in record.images) or "no image"
+    images = (
+        ", ".join(
+            f"{i.ami_id} ({i.region}{', pruned' if i.removed_at else ''})" for i in record.images
+        )
+        or "no image"
+    )
     revoked = " revoked" if record.revoked else ""
     return f"{record.recipe} {record.version} {record.build_id} {images} {record.status}{revoked}"
 
@@ -98,7 +103,12 @@ def build_data(record: BuildRecord) -> dict[str, Any]:
         "parent_build_id": record.parent_build_id,
         "source": _source_data(record.source),
         "images": [
-            {"region": i.region, "ami_id": i.ami_id, "snapshot_ids": list(i.snapshot_ids)}
+            {
+                "region": i.region,
+                "ami_id": i.ami_id,
+                "snapshot_ids": list(i.snapshot_ids),
+                "removed_at": i.removed_at,
+            }
             for i in record.images
         ],
     }

@@ -47,6 +47,7 @@ class RegionImage:
     region: str
     ami_id: str
     snapshot_ids: tuple[str, ...] = ()
+    removed_at: str | None = None  # when prune deregistered it
 
 
 @dataclass(frozen=True)
@@ -86,3 +87,49 @@ class BuildRecord:
     def finished(self, status: Status, ended_at: str, **changes: object) -> BuildRecord:
         """Return this record completed with `status` at `ended_at`."""
         return replace(self, status=status, ended_at=ended_at, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A channel pointed at a build's images (also a rollback or a move after a revocation)."""
+
+    recipe: str
+    channel: str
+    build_id: str
+    images: tuple[RegionImage, ...]
+    at: str  # ISO 8601 UTC
+    by: str  # who: user@host
+    previous_build_id: str | None = None
+    action: str = "promote"  # promote | rollback | revoke
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    command: str
+    status: str  # Success, Failed, TimedOut, Cancelled, ...
+    exit_code: int | None
+    output: str = ""
+
+
+@dataclass(frozen=True)
+class SmokeTest:
+    """The result of `bakery test` on a build's image."""
+
+    build_id: str
+    region: str
+    ami_id: str
+    started_at: str
+    ended_at: str
+    passed: bool
+    instance_id: str | None = None
+    commands: tuple[CommandResult, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Share:
+    build_id: str
+    account: str
+    at: str
+    by: str

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from bakery.errors import BakeryError
+from bakery.lineage import sqlite_lifecycle as lifecycle
 from bakery.lineage.records import BuildRecord, RegionImage, SourceInfo, Status
 
 BUSY_TIMEOUT_MS = 30_000
@@ -46,6 +47,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX builds_parent ON builds (parent_build_id)",
         "CREATE INDEX images_ami ON images (ami_id)",
     ),
+    lifecycle.MIGRATION,
+    ("ALTER TABLE images ADD COLUMN removed_at TEXT",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -64,9 +67,10 @@ _INSERT = f"INSERT INTO builds ({_NAMES}) VALUES ({_PLACES})"
 _UPSERT = f"INSERT OR REPLACE INTO builds ({_NAMES}) VALUES ({_PLACES})"
 _FINISH = f"UPDATE builds SET ({_NAMES}) = ({_PLACES}) WHERE build_id = ? AND status = 'running'"
 _UPSERT_IMAGE = (
-    "INSERT INTO images (build_id, region, ami_id, snapshot_ids) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (build_id, region) DO UPDATE "
-    "SET ami_id = excluded.ami_id, snapshot_ids = excluded.snapshot_ids"
+    "INSERT INTO images (build_id, region, ami_id, snapshot_ids, removed_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (build_id, region) DO UPDATE "
+    "SET ami_id = excluded.ami_id, snapshot_ids = excluded.snapshot_ids, "
+    "removed_at = excluded.removed_at"
 )
 
 
@@ -100,7 +104,10 @@ def _record(row: sqlite3.Row, images: Sequence[RegionImage]) -> BuildRecord:
 
 
 def _put_images(db: sqlite3.Connection, build_id: str, images: Sequence[RegionImage]) -> None:
-    rows = [(build_id, i.region, i.ami_id, json.dumps(list(i.snapshot_ids))) for i in images]
+    rows = [
+        (build_id, i.region, i.ami_id, json.dumps(list(i.snapshot_ids)), i.removed_at)
+        for i in images
+    ]
     db.executemany(_UPSERT_IMAGE, rows)
 
 
@@ -109,7 +116,7 @@ def _replace_images(db: sqlite3.Connection, build_id: str, images: Sequence[Regi
     _put_images(db, build_id, images)
 
 
-class SqliteStore:
+class SqliteStore(lifecycle.LifecycleTables):
     """The lineage store in one SQLite file (one shared connection, guarded by a lock)."""
 
     def __init__(self, path: Path) -> None:
@@ -180,12 +187,12 @@ class SqliteStore:
         with self._transaction(write=False) as db:
             rows = db.execute(query, params).fetchall()
             images: dict[str, list[RegionImage]] = {}
-            for build_id, region, ami_id, snapshots in db.execute(
-                "SELECT build_id, region, ami_id, snapshot_ids FROM images "
+            for build_id, region, ami_id, snapshots, removed in db.execute(
+                "SELECT build_id, region, ami_id, snapshot_ids, removed_at FROM images "
                 f"WHERE build_id IN (SELECT build_id FROM ({query})) ORDER BY rowid",
                 params,
             ):
-                image = RegionImage(region, ami_id, tuple(json.loads(snapshots)))
+                image = RegionImage(region, ami_id, tuple(json.loads(snapshots)), removed)
                 images.setdefault(build_id, []).append(image)
         return [_record(row, images.get(row["build_id"], ())) for row in rows]
 
@@ -239,7 +246,7 @@ class SqliteStore:
         """Return the newest succeeded build of a recipe with an image in a region."""
         where = (
             "recipe = ? AND status = 'succeeded' AND (revoked = 0 OR ?) "
-            "AND build_id IN (SELECT build_id FROM images WHERE region = ?)"
+            "AND build_id IN (SELECT build_id FROM images WHERE region = ? AND removed_at IS NULL)"
         )
         return next(iter(self._select(where, (recipe, include_revoked, region), limit=1)), None)
 
@@ -276,6 +283,14 @@ class SqliteStore:
         with self._transaction() as db:
             self._require(db, build_id)
             _put_images(db, build_id, images)
+
+    def mark_removed(self, ami_ids: Sequence[str], at: str) -> None:
+        """Record that images were deregistered (the build and its AMI ids stay recorded)."""
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE images SET removed_at = ? WHERE ami_id = ?",
+                [(at, ami_id) for ami_id in ami_ids],
+            )
 
     def set_revoked(self, build_id: str, reason: str) -> None:
         """Mark a build as revoked, with the reason."""

@@ -8,7 +8,14 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from bakery.errors import BakeryError
-from bakery.lineage.records import BuildRecord, RegionImage, Status
+from bakery.lineage.records import (
+    BuildRecord,
+    Promotion,
+    RegionImage,
+    Share,
+    SmokeTest,
+    Status,
+)
 
 
 class LineageStore(Protocol):
@@ -61,8 +68,36 @@ class LineageStore(Protocol):
         """Add the images of a build in more regions, replacing those of the same region."""
         ...
 
+    def mark_removed(self, ami_ids: Sequence[str], at: str) -> None:
+        """Record that images were deregistered (the build and its AMI ids stay recorded)."""
+        ...
+
     def set_revoked(self, build_id: str, reason: str) -> None:
         """Mark a build as revoked, with the reason."""
+        ...
+
+    def add_promotion(self, promotion: Promotion) -> None:
+        """Record that a channel now points to a build."""
+        ...
+
+    def promotions(self, recipe: str | None = None, channel: str | None = None) -> list[Promotion]:
+        """Return promotions of a recipe and/or channel, newest first."""
+        ...
+
+    def add_smoke_test(self, result: SmokeTest) -> None:
+        """Store the result of a smoke test with its build."""
+        ...
+
+    def smoke_tests(self, build_id: str) -> list[SmokeTest]:
+        """Return the smoke tests of a build, newest first."""
+        ...
+
+    def add_share(self, share: Share) -> None:
+        """Record that an account may launch a build's images."""
+        ...
+
+    def shares(self, build_id: str) -> list[Share]:
+        """Return the accounts a build's images are shared with."""
         ...
 
     def close(self) -> None:

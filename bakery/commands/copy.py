@@ -1,0 +1,31 @@
+"""`bakery copy REF --to REGION...`: encrypted copies in more regions, recorded as the build's."""
+
+from __future__ import annotations
+
+import argparse
+
+from bakery.catalog import load_catalog
+from bakery.commands import gateway_of, print_json, project_of, store_of
+
+
+def run(args: argparse.Namespace) -> int:
+    from bakery.lifecycle.distribute import copy_build
+    from bakery.lifecycle.refs import resolve_image_ref
+
+    project = project_of(args)
+    catalog = load_catalog(project)
+    gateway = gateway_of(args, project)
+    with store_of(project) as store:
+        record = resolve_image_ref(store, args.ref)
+        results = copy_build(
+            gateway, store, project, record, catalog.recipes.get(record.recipe), args.to
+        )
+    if args.json:
+        print_json([vars(result) for result in results])
+    for result in results if not args.json else ():
+        verb = "copied to" if result.copied else "already in"
+        print(
+            f"{record.recipe} {record.version} ({record.build_id}): {verb} "
+            f"{result.region} as {result.ami_id}"
+        )
+    return 0

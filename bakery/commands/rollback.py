@@ -1,0 +1,27 @@
+"""`bakery rollback NAME --channel NAME`: back to the build before the current promotion."""
+
+from __future__ import annotations
+
+import argparse
+
+from bakery.commands import gateway_of, project_of, store_of
+from bakery.commands.promote import report
+
+
+def run(args: argparse.Namespace) -> int:
+    from bakery.lifecycle.channels import rollback
+
+    project = project_of(args)
+    gateway = gateway_of(args, project)
+    with store_of(project) as store:
+        promotion = rollback(
+            gateway,
+            store,
+            project,
+            args.name,
+            args.channel,
+            store.get,
+            lambda account: gateway.assume(account, project.role_arns),
+        )
+    report(promotion, args.json)
+    return 0

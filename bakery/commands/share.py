@@ -1,0 +1,30 @@
+"""`bakery share REF --accounts ID...`: launch permission, and create-volume on snapshots."""
+
+from __future__ import annotations
+
+import argparse
+
+from bakery.catalog import load_catalog
+from bakery.commands import gateway_of, print_json, project_of, store_of
+
+
+def run(args: argparse.Namespace) -> int:
+    from bakery.lifecycle.distribute import share_build
+    from bakery.lifecycle.refs import resolve_image_ref
+
+    project = project_of(args)
+    catalog = load_catalog(project)
+    gateway = gateway_of(args, project)
+    with store_of(project) as store:
+        record = resolve_image_ref(store, args.ref)
+        images = share_build(
+            gateway, store, project, record, catalog.recipes.get(record.recipe), args.accounts
+        )
+    if args.json:
+        print_json({"build_id": record.build_id, "images": images, "accounts": args.accounts})
+    else:
+        print(
+            f"{record.recipe} {record.version} ({record.build_id}) shared with "
+            f"{', '.join(args.accounts)}: {' '.join(images)}"
+        )
+    return 0

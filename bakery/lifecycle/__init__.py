@@ -1,0 +1,1 @@
+"""Image lifecycle after a bake: copy, share, smoke-test, promote, revoke, prune."""

@@ -1,0 +1,240 @@
+"""`promote`, `rollback`, `revoke` and `channels`: which image each channel points to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bakery.aws import channels as aws
+from bakery.aws.distribution import in_parallel
+from bakery.aws.session import Gateway
+from bakery.errors import BakeryError
+from bakery.lifecycle.gates import fallback, promotion_problems
+from bakery.lifecycle.refs import now_iso, who
+from bakery.lineage.queries import descendants
+from bakery.lineage.records import BuildRecord, Promotion, RegionImage
+from bakery.lineage.store import LineageStore
+from bakery.project import Channel, Project
+
+# A gateway for another account (AssumeRole), for channels that serve other accounts too.
+AccountGateway = Callable[[str], Gateway]
+
+
+@dataclass(frozen=True)
+class RevokeResult:
+    revoked: tuple[str, ...]  # build ids
+    moved: tuple[Promotion, ...]  # channels moved back
+    stuck: tuple[str, ...]  # channels with no earlier usable image, left as they were
+    notes: tuple[str, ...]
+
+
+def channel_of(project: Project, name: str) -> Channel:
+    """Return the channel declared in bakery.yaml, or say which exist."""
+    if name not in project.channels:
+        known = ", ".join(sorted(project.channels)) or "none are declared"
+        raise BakeryError(
+            f"unknown channel {name}; declare it under channels: in bakery.yaml (known: {known})"
+        )
+    return project.channels[name]
+
+
+def promote(
+    gateway: Gateway,
+    store: LineageStore,
+    project: Project,
+    record: BuildRecord,
+    channel_name: str,
+    accounts: AccountGateway | None = None,
+) -> Promotion:
+    """Point a channel at a build's images after checking the channel's gates."""
+    channel = channel_of(project, channel_name)
+    promoted_to = {
+        p.channel
+        for p in store.promotions(record.recipe)
+        if p.build_id == record.build_id and p.action == "promote"
+    }
+    problems = promotion_problems(
+        record,
+        channel,
+        promoted_to=promoted_to,
+        smoke_tests=store.smoke_tests(record.build_id),
+        default_region=project.region,
+    )
+    if problems:
+        raise BakeryError(f"promotion to {channel.name} refused: " + "; ".join(problems))
+    return _point(gateway, store, project, record, channel, "promote", "", accounts)
+
+
+def rollback(
+    gateway: Gateway,
+    store: LineageStore,
+    project: Project,
+    recipe: str,
+    channel_name: str,
+    get: Callable[[str], BuildRecord | None],
+    accounts: AccountGateway | None = None,
+) -> Promotion:
+    """Point a channel back at the build it held before its current promotion."""
+    channel = channel_of(project, channel_name)
+    history = store.promotions(recipe, channel.name)
+    if not history or history[0].previous_build_id is None:
+        raise BakeryError(
+            f"channel {channel.name} of {recipe} has no earlier promotion to go back to"
+        )
+    target = get(history[0].previous_build_id)
+    if target is None or target.revoked:
+        why = "is revoked" if target else "is not in the lineage store"
+        raise BakeryError(
+            f"the previous image of {channel.name} ({history[0].previous_build_id})"
+            f" {why}; promote another build instead"
+        )
+    return _point(
+        gateway,
+        store,
+        project,
+        target,
+        channel,
+        "rollback",
+        f"from {history[0].build_id}",
+        accounts,
+    )
+
+
+def _point(
+    gateway: Gateway,
+    store: LineageStore,
+    project: Project,
+    record: BuildRecord,
+    channel: Channel,
+    action: str,
+    note: str,
+    accounts: AccountGateway | None,
+) -> Promotion:
+    history = store.promotions(record.recipe, channel.name)
+    previous = history[0] if history else None
+    regions = channel.regions or (project.region,)
+    images = tuple(image for image in record.images if image.region in regions)
+    at = now_iso()
+
+    def write(image: RegionImage) -> None:
+        old = previous.images if previous else ()
+        before = next((i.ami_id for i in old if i.region == image.region), None)
+        aws.point_channel(gateway, image.region, record.recipe, channel.name, image.ami_id)
+        aws.tag_channel(gateway, image.region, image.ami_id, channel.name, at, before)
+        for account in channel.accounts:
+            if accounts is None:
+                raise BakeryError(
+                    f"channel {channel.name} serves account {account}, but no "
+                    "role is configured for it (aws.accounts in bakery.yaml)"
+                )
+            aws.point_channel(
+                accounts(account), image.region, record.recipe, channel.name, image.ami_id
+            )
+
+    in_parallel(images, write)
+    promotion = Promotion(
+        recipe=record.recipe,
+        channel=channel.name,
+        build_id=record.build_id,
+        images=images,
+        at=at,
+        by=who(),
+        previous_build_id=previous.build_id if previous else None,
+        action=action,
+        note=note,
+    )
+    store.add_promotion(promotion)
+    return promotion
+
+
+def revoke(
+    gateway: Gateway,
+    store: LineageStore,
+    project: Project,
+    record: BuildRecord,
+    reason: str,
+    *,
+    cascade: bool,
+    accounts: AccountGateway | None = None,
+) -> RevokeResult:
+    """Revoke a build (and with `cascade` every build below it); move channels back."""
+    targets = [record, *(descendants(store, record) if cascade else [])]
+    notes: list[str] = []
+    now = datetime.now(UTC)
+    for target in targets:
+        store.set_revoked(target.build_id, reason)  # recorded first: AWS may fail midway
+        for image in target.images:
+            aws.mark_revoked(gateway, image.region, image.ami_id, reason)
+            note = aws.deprecate(gateway, image.region, image.ami_id, now)
+            if note and note not in notes:
+                notes.append(note)
+    revoked = {r.build_id for r in store.builds() if r.revoked}
+    moved: list[Promotion] = []
+    stuck: list[str] = []
+    for recipe in sorted({t.recipe for t in targets}):
+        current = _current_channels(store, recipe)
+        for channel_name, promotion in sorted(current.items()):
+            if promotion.build_id not in revoked or channel_name not in project.channels:
+                continue
+            back = fallback(store.promotions(recipe, channel_name), revoked)
+            earlier = store.get(back.build_id) if back else None
+            if earlier is None:
+                stuck.append(
+                    f"{channel_name} of {recipe} has no earlier non-revoked image; it "
+                    "still points to the revoked one: promote a fixed build"
+                )
+                continue
+            moved.append(
+                _point(
+                    gateway,
+                    store,
+                    project,
+                    earlier,
+                    project.channels[channel_name],
+                    "revoke",
+                    f"{promotion.build_id} revoked: {reason}",
+                    accounts,
+                )
+            )
+    return RevokeResult(
+        tuple(t.build_id for t in targets), tuple(moved), tuple(stuck), tuple(notes)
+    )
+
+
+def _current_channels(store: LineageStore, recipe: str) -> dict[str, Promotion]:
+    current: dict[str, Promotion] = {}
+    for promotion in store.promotions(recipe):  # newest first
+        current.setdefault(promotion.channel, promotion)
+    return current
+
+
+def channel_table(
+    gateway: Gateway, store: LineageStore, project: Project, recipes: Sequence[str]
+) -> list[dict[str, object]]:
+    """Return what each channel of each recipe points to, as recorded and as AWS says."""
+    rows: list[dict[str, object]] = []
+    for recipe in recipes:
+        for name, promotion in sorted(_current_channels(store, recipe).items()):
+            record = store.get(promotion.build_id)
+            live: Mapping[str, str | None] = {
+                image.region: aws.read_channel(gateway, image.region, recipe, name)
+                for image in promotion.images
+            }
+            rows.append(
+                {
+                    "recipe": recipe,
+                    "channel": name,
+                    "build_id": promotion.build_id,
+                    "version": record.version if record else "?",
+                    "images": {i.region: i.ami_id for i in promotion.images},
+                    "live": dict(live),
+                    "drift": any(live[i.region] != i.ami_id for i in promotion.images),
+                    "revoked": bool(record and record.revoked),
+                    "at": promotion.at,
+                    "by": promotion.by,
+                    "action": promotion.action,
+                    "previous_build_id": promotion.previous_build_id,
+                }
+            )
+    return rows
