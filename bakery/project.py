@@ -88,6 +88,9 @@ class Project:
     channels: Mapping[str, Channel] = field(default_factory=lambda: MappingProxyType({}))
     smoke_test: SmokeTestSettings = field(default_factory=lambda: SmokeTestSettings())
     retention: Retention = field(default_factory=lambda: Retention())
+    max_age: str | None = None  # rebuild a recipe whose newest image is older (plan, rebuild)
+    notify_webhook: str | None = None
+    notify_sns_topic: str | None = None
 
     @property
     def file(self) -> Path:
@@ -167,6 +170,9 @@ def load_project(root: Path) -> Project:
         ),
         smoke_test=_smoke_test_settings(data.get("test", {})),
         retention=Retention(**data.get("retention", {})),
+        max_age=data.get("max_age"),
+        notify_webhook=data.get("notify", {}).get("webhook"),
+        notify_sns_topic=data.get("notify", {}).get("sns_topic"),
     )
 
 

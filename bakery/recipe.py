@@ -115,6 +115,7 @@ class Recipe:
     shareable: bool = False  # licensing.shareable: Marketplace product codes may be shared
     keep: int | None = None  # retention.keep, over bakery.yaml's
     max_age_days: int | None = None  # retention.max_age_days, over bakery.yaml's
+    max_age: str | None = None  # rebuild when the newest image is older, over bakery.yaml's
 
     @property
     def parent(self) -> str | None:
@@ -133,16 +134,16 @@ class Recipe:
         return tuple(paths)
 
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 def parse_duration(text: str) -> int:
-    """Turn `1h30m`, `90m` or `45s` into seconds."""
+    """Turn `30d`, `1h30m`, `90m` or `45s` into seconds."""
     match = _DURATION.match(text)
     if not match or not text:
         raise ValueError(f"not a duration: {text!r}")
-    hours, minutes, seconds = (int(part) if part else 0 for part in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+    days, hours, minutes, seconds = (int(part) if part else 0 for part in match.groups())
+    return days * 86400 + hours * 3600 + minutes * 60 + seconds
 
 
 def build_recipe(
@@ -198,6 +199,7 @@ def build_recipe(
         shareable=bool(data.get("licensing", {}).get("shareable", False)),
         keep=data.get("retention", {}).get("keep"),
         max_age_days=data.get("retention", {}).get("max_age_days"),
+        max_age=data.get("max_age"),
     )
 
 

@@ -17,7 +17,7 @@ SEMVER_PATTERN = (
 AMI_PATTERN = r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$"
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"
 ACCOUNT_PATTERN = r"^[0-9]{12}$"
-DURATION_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+DURATION_PATTERN = r"^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 KMS_PATTERN = (
     r"^(alias/[A-Za-z0-9/_-]+"
@@ -160,6 +160,10 @@ RECIPE_SCHEMA: dict[str, Any] = {
             "product codes in its lineage (you hold the license terms that allow it).",
         },
         "retention": _retention,
+        "max_age": {
+            **_duration,
+            "description": "rebuild when the newest image is older (e.g. 30d)",
+        },
         "hygiene": {
             "type": "object",
             "additionalProperties": False,
@@ -233,6 +237,15 @@ PROJECT_SCHEMA: dict[str, Any] = {
             },
         },
         "retention": _retention,
+        "max_age": _duration,
+        "notify": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "webhook": {"type": "string", "pattern": r"^https?://"},
+                "sns_topic": {"type": "string", "pattern": r"^arn:aws[a-z-]*:sns:"},
+            },
+        },
         "defaults": BUILD_SCHEMA,
         "trusted_owners": {
             "type": "array",

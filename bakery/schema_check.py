@@ -15,7 +15,7 @@ _PATTERN_MESSAGES = {
     s.AMI_PATTERN: "is not an AMI id (ami- followed by 8 or 17 hex digits)",
     s.REGION_PATTERN: "is not an AWS region (e.g. us-east-1)",
     s.ACCOUNT_PATTERN: "is not a 12-digit AWS account id (quote it)",
-    s.DURATION_PATTERN: "is not a duration (e.g. 90m, 1h30m, 45s)",
+    s.DURATION_PATTERN: "is not a duration (e.g. 30d, 90m, 1h30m, 45s)",
     s.ENV_NAME_PATTERN: "is not a valid environment variable name",
     s.KMS_PATTERN: "is not a KMS key id, alias/NAME or key ARN",
 }

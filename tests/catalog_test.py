@@ -25,8 +25,8 @@ SCENARIOS = [
     (
         "bogus: 1\n",
         "recipes/app.yaml:5:1: bogus: unknown key; expected one of: build, "
-        "description, distribute, environment, hygiene, layer, licensing, name, provision, "
-        "retention, source, tags, tests, version",
+        "description, distribute, environment, hygiene, layer, licensing, max_age, name, "
+        "provision, retention, source, tags, tests, version",
     ),
     (
         "build: {volume_size: big}\n",
@@ -34,7 +34,7 @@ SCENARIOS = [
     ),
     (
         "build: {timeout: soon}\n",
-        "recipes/app.yaml:5:9: build.timeout: 'soon' is not a duration (e.g. 90m, 1h30m, 45s)",
+        "recipes/app.yaml:5:9: build.timeout: 'soon' is not a duration (e.g. 30d, 90m, 1h30m, 45s)",
     ),
     (
         "provision:\n  - script: ../scripts/missing.sh\n",

@@ -45,8 +45,8 @@ def test_broken_recipe_gives_located_lines_exit_1_and_no_traceback(
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
         "recipes/base.yaml:6:1: bogus: unknown key; expected one of: build, description, "
-        "distribute, environment, hygiene, layer, licensing, name, provision, retention, source, "
-        "tags, tests, version",
+        "distribute, environment, hygiene, layer, licensing, max_age, name, provision, retention, "
+        "source, tags, tests, version",
         "bakery: 1 problem found",
     ]
     assert "Traceback" not in done.stderr

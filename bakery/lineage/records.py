@@ -133,3 +133,14 @@ class Share:
     account: str
     at: str
     by: str
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A runner's claim on building a recipe, kept alive by renewing it before it expires."""
+
+    recipe: str
+    holder: str  # host:pid:random, unique per runner
+    acquired_at: float  # epoch seconds
+    expires_at: float
+    took_over_from: str | None = None  # the holder whose lease had expired

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from bakery.errors import BakeryError
+from bakery.lineage import sqlite_leases as leases
 from bakery.lineage import sqlite_lifecycle as lifecycle
 from bakery.lineage.records import BuildRecord, RegionImage, SourceInfo, Status
 
@@ -49,6 +50,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     lifecycle.MIGRATION,
     ("ALTER TABLE images ADD COLUMN removed_at TEXT",),
+    leases.MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -116,7 +118,7 @@ def _replace_images(db: sqlite3.Connection, build_id: str, images: Sequence[Regi
     _put_images(db, build_id, images)
 
 
-class SqliteStore(lifecycle.LifecycleTables):
+class SqliteStore(lifecycle.LifecycleTables, leases.LeaseTable):
     """The lineage store in one SQLite file (one shared connection, guarded by a lock)."""
 
     def __init__(self, path: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Protocol, Self
 from bakery.errors import BakeryError
 from bakery.lineage.records import (
     BuildRecord,
+    Lease,
     Promotion,
     RegionImage,
     Share,
@@ -98,6 +99,22 @@ class LineageStore(Protocol):
 
     def shares(self, build_id: str) -> list[Share]:
         """Return the accounts a build's images are shared with."""
+        ...
+
+    def acquire_lease(self, recipe: str, holder: str, ttl: float, now: float) -> Lease | None:
+        """Take the lease of a recipe (or an expired one); None while another holds it."""
+        ...
+
+    def renew_lease(self, recipe: str, holder: str, ttl: float, now: float) -> bool:
+        """Extend our lease; False when it is no longer ours (it expired and was taken over)."""
+        ...
+
+    def release_lease(self, recipe: str, holder: str) -> None:
+        """Give up our lease, if we still hold it."""
+        ...
+
+    def lease(self, recipe: str) -> Lease | None:
+        """Return the current lease of a recipe, expired or not."""
         ...
 
     def close(self) -> None:
