@@ -18,6 +18,7 @@ from bakery.catalog import Catalog
 from bakery.errors import BakeryError
 from bakery.git import GitState
 from bakery.inputhash import input_hash, sha256_hex
+from bakery.leases import holding, new_holder
 from bakery.lineage.records import BuildRecord, RegionImage, SourceInfo, Status, new_build_id
 from bakery.lineage.store import LineageStore
 from bakery.packer_output import OutputState, classify_failure, cross_check, read_manifest
@@ -46,6 +47,8 @@ class BakeContext:
     endpoint_url: str | None = None
     packer_env: Mapping[str, str] = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
+    holder: str = field(default_factory=new_holder)  # this runner, for leases
+    started_id: str = field(default_factory=new_build_id)  # later builds are of this run's time
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @property
@@ -170,7 +173,7 @@ def execute(ctx: BakeContext, planned: Sequence[PlannedRecipe], jobs: int) -> li
         elif item.decision.action is Action.BLOCKED:
             outcome = Outcome(name, recipe.version, "blocked", detail=item.decision.reason)
         else:
-            outcome = _build(ctx, recipe, item, outcomes.get(recipe.parent or ""))
+            outcome = _build_leased(ctx, recipe, item, outcomes.get(recipe.parent or ""))
         outcomes[name] = outcome
         return outcome
 
@@ -209,17 +212,66 @@ def _up_to_date(ctx: BakeContext, recipe: Recipe, item: PlannedRecipe) -> Outcom
     )
 
 
-def _build(
+def _build_leased(
     ctx: BakeContext, recipe: Recipe, item: PlannedRecipe, parent: Outcome | None
 ) -> Outcome:
-    started = time.monotonic()
-    if parent is not None and parent.result == "succeeded":
-        ami = parent.images[recipe.region]
-        source = SourceInfo("recipe", parent.recipe, ami)
+    """Build under the recipe's lease; a build another runner made meanwhile is used instead."""
+    if parent is not None and parent.ok and recipe.region in parent.images:
+        # built in this run, or by another runner while this one waited for its lease
+        source = SourceInfo("recipe", parent.recipe, parent.images[recipe.region])
         parent_build = parent.build_id
     else:
         assert item.source is not None
         source, parent_build = item.source, item.parent_build_id
+    ttl = ctx.catalog.project.bake.lease_ttl_seconds
+    with holding(
+        ctx.store, recipe.name, ctx.holder, ttl=ttl, cancel=ctx.cancel, note=ctx.progress.note
+    ) as ours:
+        if not ours:
+            return Outcome(
+                recipe.name,
+                recipe.version,
+                "cancelled",
+                detail="cancelled while another runner was building it",
+            )
+        forced = item.facts is not None and item.facts.existing_ami is not None
+        wanted = input_hash(item.rendered.digest, source.resolved_ami)
+        existing = (
+            None if forced else ctx.images.with_input_hash(recipe.name, recipe.region, wanted)
+        )
+        # Forced builds (--force, rebuild --stale) also use what another runner built after
+        # this run began from the same inputs, so two runs never build a recipe twice.
+        latest = ctx.store.latest_success(recipe.name, recipe.region)
+        fresh = latest.image_in(recipe.region) if latest is not None else None
+        if (
+            latest is not None
+            and fresh is not None
+            and latest.build_id > ctx.started_id
+            and latest.input_hash == wanted
+        ):
+            existing = fresh.ami_id
+        if existing is not None:
+            record = ctx.store.find_by_ami(existing)
+            images = {i.region: i.ami_id for i in record.images} if record else {}
+            return Outcome(
+                recipe.name,
+                recipe.version,
+                "up to date",
+                images or {recipe.region: existing},
+                build_id=record.build_id if record else None,
+                detail=f"built meanwhile by another runner as {existing}",
+            )
+        return _build(ctx, recipe, item, source, parent_build)
+
+
+def _build(
+    ctx: BakeContext,
+    recipe: Recipe,
+    item: PlannedRecipe,
+    source: SourceInfo,
+    parent_build: str | None,
+) -> Outcome:
+    started = time.monotonic()
     now = ctx.clock()
     build_id = new_build_id(now.timestamp())
     folder = ctx.root / ".bakery" / "builds" / build_id

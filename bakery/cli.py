@@ -201,6 +201,18 @@ def _prune_args(parser: argparse.ArgumentParser) -> None:
     _json_flag(parser)
 
 
+def _iam_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--for",
+        dest="for_",
+        action="append",
+        metavar="COMMAND",
+        choices=("bake", "rebuild", "plan", "prune", "promote", "lifecycle", "reap", "all"),
+        help="commands the job runs (repeatable; default: all)",
+    )
+    _json_flag(parser)
+
+
 def _image_ref(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "ref", metavar="REF", help="AMI id, build id, NAME (its newest build) or NAME@VERSION"
@@ -240,6 +252,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
         "smoke test an image: run its recipe's tests on an instance through SSM",
         _test_args,
     ),
+    "iam-policy": ("print the least-privilege IAM policy for the commands a job runs", _iam_args),
     "prune": (
         "delete images beyond retention that nothing uses (a dry run unless --apply)",
         _prune_args,
@@ -252,7 +265,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
 
 
 # Commands whose module has another name (a module named `test` would read as a test).
-_MODULES = {"test": "smoke"}
+_MODULES = {"test": "smoke", "iam-policy": "iam_policy"}
 
 
 def build_parser() -> argparse.ArgumentParser:

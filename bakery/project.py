@@ -28,6 +28,11 @@ class BakeSettings:
     attempts: int = 3
     retry_delay: str = "30s"
     cancel_grace: str = "2m"
+    lease_ttl: str = "5m"  # a runner renews its lease on a recipe every third of this
+
+    @property
+    def lease_ttl_seconds(self) -> int:
+        return parse_duration(self.lease_ttl)
 
     @property
     def retry_delay_seconds(self) -> int:

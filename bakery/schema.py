@@ -268,6 +268,7 @@ PROJECT_SCHEMA: dict[str, Any] = {
                 "attempts": {"type": "integer", "minimum": 1, "maximum": 10},
                 "retry_delay": _duration,
                 "cancel_grace": _duration,
+                "lease_ttl": _duration,
             },
         },
     },

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from bakery.leases import holding, new_holder
+from bakery.lineage.sqlite import SqliteStore
+
+
+def test_only_one_of_many_racing_runners_gets_the_lease(tmp_path: Path) -> None:
+    stores = [SqliteStore(tmp_path / "db") for _ in range(6)]
+    barrier = threading.Barrier(len(stores))
+    won: list[str] = []
+
+    def race(store: SqliteStore) -> None:
+        holder = new_holder()
+        barrier.wait()
+        if store.acquire_lease("web", holder, 60, 1000.0):
+            won.append(holder)
+
+    threads = [threading.Thread(target=race, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(won) == 1
+
+
+def test_an_expired_lease_is_taken_over_and_the_takeover_reported(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "db")
+    assert store.acquire_lease("web", "ghost", 10, now=0.0)
+    notes: list[str] = []
+    with holding(
+        store, "web", "me", ttl=10, cancel=threading.Event(), note=notes.append, clock=lambda: 100.0
+    ) as ours:
+        assert ours
+        lease = store.lease("web")
+        assert lease is not None and lease.holder == "me" and lease.took_over_from == "ghost"
+    assert notes == ["web: took over the lease of ghost, which stopped renewing it"]
+    assert store.lease("web") is None
+    assert not store.renew_lease("web", "ghost", 10, 100.0)
+
+
+def test_a_runner_waits_for_a_live_lease_then_proceeds(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "db")
+    assert store.acquire_lease("web", "other", 60, now=__import__("time").time())
+    threading.Timer(0.3, store.release_lease, args=("web", "other")).start()
+    notes: list[str] = []
+    with holding(
+        store, "web", "me", ttl=60, cancel=threading.Event(), note=notes.append, poll=0.05
+    ) as ours:
+        assert ours
+    assert notes[0].startswith("web: another runner (other) is building it; waiting")
+
+
+def test_waiting_ends_when_cancelled(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "db")
+    assert store.acquire_lease("web", "other", 600, now=__import__("time").time())
+    cancel = threading.Event()
+    threading.Timer(0.2, cancel.set).start()
+    with holding(store, "web", "me", ttl=60, cancel=cancel, note=lambda _: None, poll=0.05) as ours:
+        assert not ours
+
+
+def test_a_held_lease_is_renewed_while_held(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "db")
+    with holding(store, "web", "me", ttl=0.3, cancel=threading.Event(), note=lambda _: None):
+        first = store.lease("web")
+        threading.Event().wait(0.5)
+        later = store.lease("web")
+        assert first is not None and later is not None
+        assert later.expires_at > first.expires_at
