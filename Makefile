@@ -94,7 +94,8 @@ KEEP    ?=
 PRUNE_OPTIONS := $(if $(KEEP),--keep $(KEEP))
 LIFECYCLE := BAKERY_LOCAL=$(LOCAL) $(BAKERY)
 
-.PHONY: bake-local copy smoke-test promote rollback channels revoke prune prune-apply lineage
+.PHONY: bake-local copy smoke-test promote rollback channels revoke prune prune-apply lineage \
+	plan rebuild
 bake-local: $(STAMP)
 	BAKERY_LOCAL=1 $(BAKERY) bake --all
 copy: $(STAMP)
@@ -115,6 +116,12 @@ prune-apply: $(STAMP)
 	$(LIFECYCLE) prune $(PRUNE_OPTIONS) --apply
 lineage: $(STAMP)
 	$(BAKERY) lineage $(REF)
+
+# Scheduled rebuilds (docs/scheduling.md): plan exits 10 when something is stale.
+plan: $(STAMP)
+	$(LIFECYCLE) plan
+rebuild: $(STAMP)
+	$(LIFECYCLE) rebuild --stale $(if $(CHANNEL_PROMOTE),--promote $(CHANNEL_PROMOTE))
 
 bench: install
 	$(BIN)/python -m benchmarks.run

@@ -85,8 +85,14 @@ def _reap_args(parser: argparse.ArgumentParser) -> None:
 def _state_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "action",
-        choices=("import",),
-        help="import: recreate the store from the tags of managed images",
+        choices=("import", "init", "migrate"),
+        help="import: recreate the store from the tags of managed images; init: create the "
+        "DynamoDB table of the store (or of --to); migrate: copy every record to --to",
+    )
+    parser.add_argument(
+        "--to",
+        metavar="URL",
+        help="the other store: sqlite:PATH or dynamodb://TABLE?region=REGION",
     )
     _local_flag(parser)
     _json_flag(parser)
@@ -201,6 +207,29 @@ def _prune_args(parser: argparse.ArgumentParser) -> None:
     _json_flag(parser)
 
 
+def _plan_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help="recipes (with their descendants; default: all)"
+    )
+    _local_flag(parser)
+    _json_flag(parser)
+
+
+def _rebuild_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help="recipes (with their descendants; default: all)"
+    )
+    parser.add_argument(
+        "--stale", action="store_true", help="rebuild what `bakery plan` finds stale (required)"
+    )
+    parser.add_argument(
+        "--promote", metavar="CHANNEL", help="move this channel to the new images whose gates pass"
+    )
+    parser.add_argument("--jobs", type=int, metavar="N", help="builds at once")
+    _local_flag(parser)
+    _json_flag(parser)
+
+
 def _iam_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--for",
@@ -240,7 +269,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "lineage": ("show where an image came from and what was built on it", _lineage_args),
     "history": ("list the builds of a recipe, newest first", _history_args),
     "provenance": ("print the SLSA provenance (in-toto statement) of a build", _ref_args),
-    "state": ("manage the lineage store (import: rebuild it from AWS tags)", _state_args),
+    "state": (
+        "the lineage store: init (create the DynamoDB table), migrate --to URL, import (rebuild "
+        "it from AWS tags)",
+        _state_args,
+    ),
     "reap": ("find (and with --apply remove) leftovers of finished builds", _reap_args),
     "local": ("start, stop or check the local AWS emulator", _local_args),
     "copy": ("copy an image to more regions, encrypted, recorded as the same build", _copy_args),
@@ -252,6 +285,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
         "smoke test an image: run its recipe's tests on an instance through SSM",
         _test_args,
     ),
+    "plan": ("say which images are stale and why (exit 10 when any is)", _plan_args),
+    "rebuild": ("rebuild exactly what is stale, unattended (--stale)", _rebuild_args),
     "iam-policy": ("print the least-privilege IAM policy for the commands a job runs", _iam_args),
     "prune": (
         "delete images beyond retention that nothing uses (a dry run unless --apply)",

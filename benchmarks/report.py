@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from benchmarks.overhead import OverheadResult
+from benchmarks.plan import PlanBenchResult
 from benchmarks.scheduling import SchedulingResult
 
 GOAL = 1.05
@@ -71,6 +72,54 @@ def overhead_table(result: OverheadResult) -> str:
             ["overhead per bake (bakery - packer)", seconds(result.overhead), ""],
         ]
     )
+
+
+def plan_table(result: PlanBenchResult) -> str:
+    """Return the seconds of each step of the plan, and what it found."""
+    baseline_calls, baseline_seconds = result.per_recipe
+    rows = [
+        ["", "seconds"],
+        ["set-up (not part of the plan): images, parameters, store", seconds(result.setup_seconds)],
+        ["load_catalog of the same recipes from files (one region)", seconds(result.load_seconds)],
+        *([f"plan: {name}", seconds(value)] for name, value in result.phases.items()),
+        ["plan: total (without loading the catalog)", seconds(result.plan_total)],
+        [
+            f"instead: resolve_external per external recipe ({baseline_calls} calls)",
+            seconds(baseline_seconds),
+        ],
+    ]
+    reasons = ", ".join(f"{count} {kind}" for kind, count in result.reasons.items())
+    found = f"would rebuild {result.stale} of {result.shape.recipes} in {result.waves} waves"
+    return f"{table(rows)}\n{found}; reasons given: {reasons}"
+
+
+def plan_calls_table(result: PlanBenchResult) -> str:
+    """Return per region the calls the plan made against the calls its answers need at least."""
+    rows = [["region", "GetParameters", "fewest", "DescribeImages", "fewest", "HTTP requests"]]
+    for region, needed in result.pages.items():
+        made = result.calls.get(region, {})
+        rows.append(
+            [
+                region,
+                str(made.get("ssm:GetParameters", 0)),
+                str(needed["ssm:GetParameters"]),
+                str(made.get("ec2:DescribeImages", 0)),
+                str(needed["ec2:DescribeImages"]),
+                str(result.requests.get(region, 0)),
+            ]
+        )
+    return table(rows)
+
+
+def plan_json(result: PlanBenchResult) -> dict[str, Any]:
+    """Return the plan benchmark's shape, seconds, calls and findings."""
+    data = asdict(result)
+    data["recipes"] = result.shape.recipes
+    data["plan_total"] = result.plan_total
+    data["phases"] = _rounded(result.phases)
+    calls, elapsed = result.per_recipe
+    data["per_recipe"] = {"calls": calls, "seconds": round(elapsed, 4)}
+    return _rounded(data)
 
 
 def scheduling_run_json(run: SchedulingResult) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`python -m benchmarks.run [--quick] [--out FILE]`: run both benchmarks, print, write JSON."""
+"""`python -m benchmarks.run [--quick] [--only NAME] [--out FILE]`: run, print, write JSON."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from typing import Any
 import bakery
 from bakery.errors import BakeryError
 from bakery.project import BakeSettings
-from benchmarks import overhead, report, scheduling
+from benchmarks import overhead, plan, report, scheduling
 
 SEED = 7
+BENCHMARKS = ("scheduling", "overhead", "plan")
 DEFAULT_JOBS = BakeSettings().jobs
 
 
@@ -64,7 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="shorter builds, fewer runs")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results.json"))
+    parser.add_argument(
+        "--only", choices=BENCHMARKS, action="append", help="run this one (repeatable; default all)"
+    )
     args = parser.parse_args(argv)
+    chosen = args.only or BENCHMARKS
     params = parameters(args.quick)
     results: dict[str, Any] = {
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -72,8 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "parameters": vars(params) | {"goal_ratio": report.GOAL},
     }
     try:
-        results["scheduling"] = run_scheduling(params)
-        results["overhead"] = run_overhead(params, results["machine"]["packer"])
+        if "scheduling" in chosen:
+            results["scheduling"] = run_scheduling(params)
+        if "overhead" in chosen:
+            results["overhead"] = run_overhead(params, results["machine"]["packer"])
+        if "plan" in chosen:
+            results["plan"] = run_plan(params)
     except (BakeryError, RuntimeError) as error:
         print(f"benchmark failed: {error}", file=sys.stderr)
         return 1
@@ -126,6 +135,20 @@ def run_overhead(params: Parameters, packer_version: str | None) -> dict[str, An
     )
     print(report.overhead_table(result))
     return report.overhead_json(result)
+
+
+def run_plan(params: Parameters) -> dict[str, Any]:
+    print()
+    shape = plan.QUICK if params.quick else plan.FULL
+    result = plan.benchmark(shape)
+    print(
+        f"Plan: {shape.recipes} recipes ({shape.bases} bases over {len(plan.REGIONS)} regions), "
+        f"{result.images} images, {result.records} builds in the store, moto in-process"
+    )
+    print(report.plan_table(result))
+    print("AWS calls per region, against the fewest the answers need (SSM batches of 10, pages)")
+    print(report.plan_calls_table(result))
+    return report.plan_json(result)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,6 @@ def test_open_store_keeps_an_absolute_sqlite_path(tmp_path: Path) -> None:
         assert isinstance(store, SqliteStore) and store.path == target
 
 
-def test_open_store_says_dynamodb_is_not_supported_yet(tmp_path: Path) -> None:
-    with pytest.raises(BakeryError, match="DynamoDB lineage store is not supported yet"):
-        open_store("dynamodb://bakery-lineage", tmp_path)
-
-
 @pytest.mark.parametrize("url", ["sqlite:", "postgres://db", "lineage.db", ""])
 def test_open_store_refuses_other_urls_with_the_expected_form(tmp_path: Path, url: str) -> None:
     with pytest.raises(BakeryError, match=r"not a lineage store URL; use sqlite:PATH"):

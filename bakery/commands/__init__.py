@@ -84,10 +84,21 @@ def packer_env(settings: AwsSettings) -> dict[str, str]:
     return env
 
 
-def store_of(project: Project) -> LineageStore:
+def store_of(project: Project, args: argparse.Namespace | None = None) -> LineageStore:
+    """Open the project's lineage store; a DynamoDB store goes through local mode too."""
     from bakery.lineage.store import open_store
 
-    return open_store(project.state, project.root)
+    if not project.state.startswith("dynamodb:"):
+        return open_store(project.state, project.root)  # SQLite never needs AWS settings
+    aws = aws_settings(args or argparse.Namespace(), project)
+    return open_store(
+        project.state,
+        project.root,
+        region=aws.region,
+        profile=aws.profile,
+        endpoint_url=aws.endpoint_url,
+        local=aws.local,
+    )
 
 
 def project_regions(catalog: Catalog, store: LineageStore | None = None) -> list[str]:

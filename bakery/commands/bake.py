@@ -12,13 +12,14 @@ from types import FrameType
 
 from bakery import packer
 from bakery.aws.build_images import AwsBuildImages
-from bakery.aws.session import Gateway
+from bakery.aws.session import AwsSettings, Gateway
 from bakery.bake import BakeContext, Outcome, PlannedRecipe, execute, plan
-from bakery.catalog import load_catalog
+from bakery.catalog import Catalog, load_catalog
 from bakery.commands import aws_settings, packer_env, print_json, project_of, store_of
 from bakery.errors import UsageError
 from bakery.git import git_state
 from bakery.lineage.records import BuildRecord
+from bakery.lineage.store import LineageStore
 from bakery.progress import Progress, for_stream, format_duration
 
 EXIT_CANCELLED = 130
@@ -31,30 +32,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("name the recipes to bake, or use --all")
     names = catalog.select([] if args.all else args.names)
     settings = aws_settings(args, project)
-    binary = project.packer_binary
-    found = packer.version(binary)
-    version = ".".join(map(str, found))
-    dialect = packer.dialect_of(found) if project.dialect == "auto" else project.dialect
     progress = for_stream(sys.stderr)
-    with store_of(project) as store:
-        abandoned = store.mark_abandoned(_alive, _now())
-        for record in abandoned:
-            progress.note(
-                f"{record.recipe}: build {record.build_id} was left running by a "
-                "process that is gone; marked abandoned"
-            )
-        ctx = BakeContext(
-            catalog=catalog,
-            images=AwsBuildImages(Gateway(settings)),
-            store=store,
-            progress=progress,
-            dialect=dialect,
-            packer_version=version,
-            git=git_state(project.root),
-            local=settings.local,
-            endpoint_url=settings.endpoint_url,
-            packer_env=packer_env(settings),
-        )
+    with store_of(project, args) as store:
+        ctx = bake_context(catalog, settings, store, progress)
         planned = plan(ctx, names, args.force)
         if args.dry_run or not args.json:
             _print_plan(planned, dry_run=args.dry_run)
@@ -71,12 +51,7 @@ def run(args: argparse.Namespace) -> int:
                     ]
                 )
             return 0
-        restore = _forward_interrupts(ctx.cancel, progress)
-        try:
-            outcomes = execute(ctx, planned, args.jobs or project.bake.jobs)
-        finally:
-            restore()
-            progress.close()
+        outcomes = run_builds(ctx, planned, args.jobs or project.bake.jobs)
     if args.json:
         print_json([asdict(outcome) for outcome in outcomes])
     else:
@@ -84,6 +59,42 @@ def run(args: argparse.Namespace) -> int:
     if ctx.cancel.is_set():
         return EXIT_CANCELLED
     return 0 if all(outcome.ok for outcome in outcomes) else 1
+
+
+def bake_context(
+    catalog: Catalog, settings: AwsSettings, store: LineageStore, progress: Progress
+) -> BakeContext:
+    """Make what a bake needs; builds left running by a dead process become abandoned."""
+    project = catalog.project
+    found = packer.version(project.packer_binary)
+    dialect = packer.dialect_of(found) if project.dialect == "auto" else project.dialect
+    for record in store.mark_abandoned(_alive, _now()):
+        progress.note(
+            f"{record.recipe}: build {record.build_id} was left running by a "
+            "process that is gone; marked abandoned"
+        )
+    return BakeContext(
+        catalog=catalog,
+        images=AwsBuildImages(Gateway(settings)),
+        store=store,
+        progress=progress,
+        dialect=dialect,
+        packer_version=".".join(map(str, found)),
+        git=git_state(project.root),
+        local=settings.local,
+        endpoint_url=settings.endpoint_url,
+        packer_env=packer_env(settings),
+    )
+
+
+def run_builds(ctx: BakeContext, planned: Sequence[PlannedRecipe], jobs: int) -> list[Outcome]:
+    """Execute a plan; Ctrl-C asks running builds to clean up instead of killing them."""
+    restore = _forward_interrupts(ctx.cancel, ctx.progress)
+    try:
+        return execute(ctx, planned, jobs)
+    finally:
+        restore()
+        ctx.progress.close()
 
 
 def _alive(record: BuildRecord) -> bool:

@@ -11,7 +11,7 @@ from bakery.progress import format_duration
 
 def run(args: argparse.Namespace) -> int:
     project = project_of(args)
-    with store_of(project) as store:
+    with store_of(project, args) as store:
         rows = history_rows(store, args.name)
     if args.json:
         print_json(rows)

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     retention_for = retention_lookup(project, catalog.recipes, args.keep, args.max_age)
-    with store_of(project) as store:
+    with store_of(project, args) as store:
         regions = project_regions(catalog, store)
     recipes = set(names) or None
     gateway = gateway_of(args, project)
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.apply:
         # the lineage keeps every build; it now says which of its images are gone
         gone = [d.ami_id for d in plan.to_delete if not any(d.ami_id in p for p in problems)]
-        with store_of(project) as store:
+        with store_of(project, args) as store:
             store.mark_removed(gone, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     if args.json:
         print_json(

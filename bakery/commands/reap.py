@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
     project = project_of(args)
     catalog = load_catalog(project)
     gateway = gateway_of(args, project)
-    with store_of(project) as store:
+    with store_of(project, args) as store:
         regions = project_regions(catalog, store)
 
         def running(build_id: str) -> bool:

@@ -14,7 +14,7 @@ def run(args: argparse.Namespace) -> int:
 
     project = project_of(args)
     gateway = gateway_of(args, project)
-    with store_of(project) as store:
+    with store_of(project, args) as store:
         record = resolve_image_ref(store, args.ref)
         result = revoke(
             gateway,

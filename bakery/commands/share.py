@@ -15,7 +15,7 @@ def run(args: argparse.Namespace) -> int:
     project = project_of(args)
     catalog = load_catalog(project)
     gateway = gateway_of(args, project)
-    with store_of(project) as store:
+    with store_of(project, args) as store:
         record = resolve_image_ref(store, args.ref)
         images = share_build(
             gateway, store, project, record, catalog.recipes.get(record.recipe), args.accounts

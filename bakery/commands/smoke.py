@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     project = project_of(args)
     catalog = load_catalog(project)
     gateway = gateway_of(args, project)
-    with store_of(project) as store:
+    with store_of(project, args) as store:
         record = resolve_image_ref(store, args.ref)
         recipe = catalog.get(record.recipe)
         if recipe.version != record.version:

@@ -131,8 +131,18 @@ class LineageStore(Protocol):
     ) -> None: ...
 
 
-def open_store(url: str, root: Path) -> LineageStore:
-    """Open the store a state URL names: `sqlite:PATH`, PATH relative to the project root."""
+def open_store(
+    url: str,
+    root: Path,
+    *,
+    region: str | None = None,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    local: bool = False,
+) -> LineageStore:
+    """Open the store a state URL names: `sqlite:PATH` or `dynamodb://TABLE?region=REGION`."""
+    # PATH is relative to the project root. DynamoDB is reached with the AWS settings given;
+    # its region is the URL's, else `region` (the project's), else us-east-1.
     from bakery.lineage.sqlite import SqliteStore
 
     scheme, _, rest = url.partition(":")
@@ -140,11 +150,12 @@ def open_store(url: str, root: Path) -> LineageStore:
         path = Path(rest).expanduser()
         return SqliteStore(path if path.is_absolute() else root / path)
     if scheme == "dynamodb":
-        raise BakeryError(
-            f"state {url!r}: the DynamoDB lineage store is not supported yet; "
-            "use state: sqlite:.bakery/lineage.db in bakery.yaml"
-        )
+        from bakery.aws.session import AwsSettings
+        from bakery.lineage.dynamodb import open_dynamodb
+
+        settings = AwsSettings(region or "us-east-1", profile, endpoint_url, local)
+        return open_dynamodb(url, settings)
     raise BakeryError(
-        f"state {url!r} is not a lineage store URL; "
-        "use sqlite:PATH (e.g. sqlite:.bakery/lineage.db) in bakery.yaml"
+        f"state {url!r} is not a lineage store URL; use sqlite:PATH (e.g. "
+        "sqlite:.bakery/lineage.db) or dynamodb://TABLE?region=REGION in bakery.yaml"
     )

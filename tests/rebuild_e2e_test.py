@@ -1,0 +1,94 @@
+"""Scheduled rebuilds on the emulator with the real Packer: a base moves, exactly its chain."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from bakery.lineage.records import Status
+from bakery.lineage.sqlite import SqliteStore
+from bakery.local import launcher
+from tests.conftest import REPO, run_bakery
+
+pytestmark = pytest.mark.usefixtures("packer_binary")
+DEMO_PARAMETER = "/bakery-demo/al2023"
+PUBLIC = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+
+@pytest.fixture
+def project(samples_on_emulator: Path) -> Path:
+    base = samples_on_emulator / "recipes/base/al2023-base.yaml"
+    base.write_text(base.read_text().replace(PUBLIC, DEMO_PARAMETER))
+    return samples_on_emulator
+
+
+def move_base(root: Path) -> str:
+    emulator = launcher.status(root)
+    assert emulator is not None
+    kwargs = {
+        "region_name": "us-east-1",
+        "endpoint_url": emulator.endpoint_url,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    ssm, ec2 = boto3.client("ssm", **kwargs), boto3.client("ec2", **kwargs)
+    current = ssm.get_parameter(Name=DEMO_PARAMETER)["Parameter"]["Value"]
+    images = ec2.describe_images(
+        Owners=["amazon"],
+        Filters=[
+            {"Name": "name", "Values": ["al2023-ami-2023*"]},
+            {"Name": "root-device-type", "Values": ["ebs"]},
+        ],
+    )["Images"]
+    newer = next(i["ImageId"] for i in images if i["ImageId"] != current)
+    ssm.put_parameter(
+        Name=DEMO_PARAMETER, Value=newer, Type="String", DataType="aws:ec2:image", Overwrite=True
+    )
+    return str(newer)
+
+
+def plan(root: Path) -> tuple[int, dict[str, object]]:
+    done = run_bakery(root, "plan", "--json", check=False)
+    assert done.returncode in (0, 10), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_moved_base_rebuilds_exactly_its_chain_once_even_with_two_runners(project: Path) -> None:
+    run_bakery(project, "bake", "--all")
+    assert plan(project)[0] == 0
+    newer = move_base(project)
+    code, report = plan(project)
+    assert code == 10
+    entries = {e["recipe"]: e for e in report["entries"]}  # type: ignore[union-attr]
+    assert any(
+        "base moved" in reason and newer in reason for reason in entries["al2023-base"]["reasons"]
+    )
+    assert report["order"] == ["al2023-base", "cis-hardened", "web", "worker"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "BAKERY_LOCAL": "1"}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bakery", "rebuild", "--stale", "--json"],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for run in runs:
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err
+        assert json.loads(out)["result"] in ("succeeded", "nothing to do")
+    with SqliteStore(project / ".bakery/lineage.db") as store:
+        built = sorted(r.recipe for r in store.builds(status=Status.SUCCEEDED))
+    assert built == sorted(["al2023-base", "cis-hardened", "web", "worker"] * 2)
+    assert plan(project)[0] == 0
+    again = json.loads(run_bakery(project, "rebuild", "--stale", "--json").stdout)
+    assert again["result"] == "nothing to do"
