@@ -45,10 +45,21 @@ class BakeSettings:
 
 @dataclass(frozen=True)
 class Retention:
-    """How many images of a recipe prune keeps, and after how many days older ones may go."""
+    """How many images of a recipe to keep per region, and from what age others may go."""
 
     keep: int = 3
     max_age_days: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.keep < 0:
+            raise ValueError(f"keep must be 0 or more, not {self.keep}")
+        if self.max_age_days is not None and self.max_age_days < 0:
+            raise ValueError(f"max age must be 0 days or more, not {self.max_age_days}")
+
+    def describe(self) -> str:
+        """Say the retention in words: `keep 3, max age 90 days`."""
+        age = "no max age" if self.max_age_days is None else f"max age {self.max_age_days} days"
+        return f"keep {self.keep}, {age}"
 
 
 @dataclass(frozen=True)

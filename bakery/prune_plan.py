@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from bakery.tags import MANAGED_TAG
+from bakery.project import Retention
+from bakery.tags import MANAGED_TAG, REVOKED_TAG
 
 BUILD_DATE_TAG = "bakery:build-date"
 RECIPE_TAG = "bakery:recipe"
-REVOKED_TAG = "bakery:revoked"  # as bakery.aws.channels writes it; the value is the reason
 PUBLIC = "all"  # in ImageFacts.shared_with: the image is public
 SHOWN_USES = 3  # uses of one kind named per image; the rest are counted
 
@@ -57,25 +57,6 @@ class UsageFacts:
     launch_templates: Mapping[str, tuple[TemplateUse, ...]] = field(default_factory=dict)
     launch_configurations: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     channels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # parameter names
-
-
-@dataclass(frozen=True)
-class Retention:
-    """How many images of a recipe to keep per region, and from what age others may go."""
-
-    keep: int = 3
-    max_age_days: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.keep < 0:
-            raise ValueError(f"keep must be 0 or more, not {self.keep}")
-        if self.max_age_days is not None and self.max_age_days < 0:
-            raise ValueError(f"max age must be 0 days or more, not {self.max_age_days}")
-
-    def describe(self) -> str:
-        """Say the retention in words: `keep 3, max age 90 days`."""
-        age = "no max age" if self.max_age_days is None else f"max age {self.max_age_days} days"
-        return f"keep {self.keep}, {age}"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ BUILD_TAG_VARIABLES: Mapping[str, str] = {
 }
 MANAGED_TAG = "bakery:managed"
 MODE_TAG = "bakery:mode"
+REVOKED_TAG = "bakery:revoked"  # its value is the reason
 RESERVED_PREFIXES = ("aws:", "bakery:")
 
 

@@ -9,7 +9,8 @@ from moto import mock_aws
 
 from bakery.aws.session import AwsSettings, Gateway
 from bakery.aws.usage import apply_prune, gather
-from bakery.prune_plan import PruneDecision, PrunePlan, Retention, plan_prune
+from bakery.project import Retention
+from bakery.prune_plan import PruneDecision, PrunePlan, plan_prune
 
 EAST, WEST = "us-east-1", "us-west-2"
 NOW = datetime.now(UTC)

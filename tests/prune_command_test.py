@@ -15,8 +15,7 @@ from moto import mock_aws
 from bakery.catalog import load_catalog
 from bakery.commands import prune
 from bakery.errors import BakeryError
-from bakery.project import Project, load_project
-from bakery.prune_plan import Retention
+from bakery.project import Project, Retention, load_project
 from tests.conftest import ProjectFactory
 
 WEB = """\

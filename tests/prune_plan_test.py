@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bakery.project import Retention
 from bakery.prune_plan import (
     ImageFacts,
     InstanceUse,
     PruneDecision,
     PrunePlan,
-    Retention,
     TemplateUse,
     UsageFacts,
     parse_build_date,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from bakery.aws.session import AwsError, Gateway, calling
+from bakery.tags import REVOKED_TAG
 
 CHANNEL_PREFIX = "/bakery"
-REVOKED_TAG = "bakery:revoked"
 
 
 def parameter_name(recipe: str, channel: str) -> str:

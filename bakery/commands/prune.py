@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from bakery.catalog import load_catalog
 from bakery.commands import gateway_of, print_json, project_of, project_regions, store_of
 from bakery.errors import BakeryError
-from bakery.project import Project
-from bakery.prune_plan import PrunePlan, Retention, plan_prune
+from bakery.project import Project, Retention
+from bakery.prune_plan import PrunePlan, plan_prune
 from bakery.recipe import Recipe
 
 DEFAULT_RETENTION = Retention(keep=3, max_age_days=None)
