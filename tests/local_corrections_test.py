@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.dynamodb.responses import DynamoHandler
 from moto.ec2.models.amis import Ami
 
 from bakery.local import launcher
@@ -50,6 +51,7 @@ build {
 def stock_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """In-process moto whose Ami class is restored afterwards, whatever a test applies."""
     monkeypatch.setattr(Ami, "__init__", Ami.__init__)
+    monkeypatch.setattr(DynamoHandler, "call_action", DynamoHandler.call_action)
     with mock_aws():
         yield
 
@@ -203,3 +205,62 @@ def test_packer_refuses_a_parent_layer_as_source_without_corrections(
     assert child.returncode != 0
     assert "The provided source AMI has an invalid root device type." in child.stdout
     assert "Expected 'ebs'%!(PACKER_COMMA) got 'standard'." in child.stdout
+
+
+def _race_for_one_item(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Two threads put the same key with attribute_not_exists; return how many succeeded.
+
+    moto's condition check is slowed down so that both threads check before either writes,
+    the interleaving that a busy emulator can meet by chance.
+    """
+    import threading
+    import time
+
+    import moto.dynamodb.models.table as table_module
+
+    check = table_module.get_filter_expression
+
+    def slow_check(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.2)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(table_module, "get_filter_expression", slow_check)
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(
+        TableName="leases",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+    )
+    won: list[str] = []
+
+    def take(holder: str) -> None:
+        try:
+            dynamodb.put_item(
+                TableName="leases",
+                Item={"PK": {"S": "LEASE#web"}, "holder": {"S": holder}},
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+            won.append(holder)
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            pass
+
+    threads = [threading.Thread(target=take, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(won)
+
+
+def test_stock_moto_lets_two_racing_conditional_writes_both_pass(
+    stock_moto: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _race_for_one_item(monkeypatch) == 2
+
+
+def test_corrected_moto_lets_only_one_racing_conditional_write_pass(
+    stock_moto: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply_corrections()
+    assert _race_for_one_item(monkeypatch) == 1

@@ -251,3 +251,20 @@ def test_real_packer_accepts_each_rendered_sample(
         tmp_path / "other" / name,
     )
     packer.fmt_check(packer_binary, other)
+
+
+def test_content_digest_does_not_depend_on_dialect_or_local_mode(sample_project: Path) -> None:
+    catalog = catalog_of(sample_project)
+    project = catalog.project
+    digests = {
+        render(
+            catalog.recipes["web"],
+            project.tags,
+            dialect,
+            lambda path: (project.root / path).read_bytes(),
+            local=local,
+        ).digest
+        for dialect in DIALECTS
+        for local in (False, True)
+    }
+    assert len(digests) == 1

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bakery import packer
 from bakery.aws.source_facts import CallCounter, Resolved, resolve_all
 from bakery.catalog import Catalog, load_catalog
 from bakery.commands import gateway_of, print_json, project_of, store_of
@@ -58,12 +57,9 @@ def compute_plan(
     for name in names:
         catalog.get(name)  # an unknown name is an error that suggests the closest one
     scope = in_scope(catalog.graph, names)
-    # The content digest does not depend on the dialect; rendering asks for one all the same.
-    dialect: TemplateDialect = (
-        packer.dialect_of(packer.version(project.packer_binary))
-        if project.dialect == "auto"
-        else project.dialect
-    )
+    # The content digest does not depend on the dialect (only the packer block does), so any
+    # dialect gives the same digest and planning never needs the Packer binary.
+    dialect: TemplateDialect = "1.7+" if project.dialect == "1.7+" else "1.6"
     digests = {
         name: render(
             catalog.recipes[name],

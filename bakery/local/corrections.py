@@ -40,6 +40,33 @@ def report_images_as_ebs_backed() -> None:
     Ami.__init__ = init  # type: ignore[method-assign]
 
 
+def serialise_dynamodb_requests() -> None:
+    """Handle one DynamoDB request at a time, as DynamoDB serialises the writes to an item.
+
+    moto evaluates a ConditionExpression and then writes, with nothing keeping the server's
+    threads apart in between (moto/dynamodb/models/table.py, put_item and update_item), so two
+    runners racing for the same lease or build record could both pass a condition that DynamoDB
+    would let only one pass. bakery's DynamoDB store relies on those conditions.
+    """
+    import threading
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.call_action
+    if getattr(original, _MARK, False):
+        return
+    lock = threading.Lock()
+
+    @functools.wraps(original)
+    def call_action(self: Any) -> Any:
+        with lock:
+            return original(self)
+
+    setattr(call_action, _MARK, True)
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
 def apply_corrections() -> None:
     """Apply every correction to moto; calling it again changes nothing."""
     report_images_as_ebs_backed()
+    serialise_dynamodb_requests()
