@@ -169,7 +169,8 @@ def execute(ctx: BakeContext, planned: Sequence[PlannedRecipe], jobs: int) -> li
         item = by_name[name]
         recipe = recipes[name]
         if item.decision.action is Action.UP_TO_DATE:
-            outcome = _up_to_date(ctx, recipe, item)
+            assert item.facts is not None and item.facts.existing_ami is not None
+            outcome = _up_to_date(ctx, recipe, item.facts.existing_ami, item.decision.reason)
         elif item.decision.action is Action.BLOCKED:
             outcome = Outcome(name, recipe.version, "blocked", detail=item.decision.reason)
         else:
@@ -197,18 +198,14 @@ def execute(ctx: BakeContext, planned: Sequence[PlannedRecipe], jobs: int) -> li
     return list(outcomes_in_order.values())
 
 
-def _up_to_date(ctx: BakeContext, recipe: Recipe, item: PlannedRecipe) -> Outcome:
-    assert item.facts is not None and item.facts.existing_ami is not None
-    record = ctx.store.find_by_ami(item.facts.existing_ami)
+def _up_to_date(ctx: BakeContext, recipe: Recipe, ami_id: str, detail: str) -> Outcome:
+    """Report an existing image (and the build's copies elsewhere) as this run's result."""
+    record = ctx.store.find_by_ami(ami_id)
     images = {image.region: image.ami_id for image in record.images} if record else {}
-    images.setdefault(recipe.region, item.facts.existing_ami)
+    images.setdefault(recipe.region, ami_id)
+    build_id = record.build_id if record else None
     return Outcome(
-        recipe.name,
-        recipe.version,
-        "up to date",
-        images,
-        build_id=record.build_id if record else None,
-        detail=item.decision.reason,
+        recipe.name, recipe.version, "up to date", images, build_id=build_id, detail=detail
     )
 
 
@@ -251,15 +248,8 @@ def _build_leased(
         ):
             existing = fresh.ami_id
         if existing is not None:
-            record = ctx.store.find_by_ami(existing)
-            images = {i.region: i.ami_id for i in record.images} if record else {}
-            return Outcome(
-                recipe.name,
-                recipe.version,
-                "up to date",
-                images or {recipe.region: existing},
-                build_id=record.build_id if record else None,
-                detail=f"built meanwhile by another runner as {existing}",
+            return _up_to_date(
+                ctx, recipe, existing, f"built meanwhile by another runner as {existing}"
             )
         return _build(ctx, recipe, item, source, parent_build)
 
