@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
             (
                 str(row["build_id"]),
                 str(row["version"]),
-                str(row["status"]),
+                str(row["status"]) + (" (revoked)" if row.get("revoked") else ""),
                 str(row["started_at"]),
                 format_duration(seconds) if seconds is not None else "-",
                 " ".join(f"{region}:{ami}" for region, ami in sorted(images.items())) or "-",
