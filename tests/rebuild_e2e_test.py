@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -20,9 +21,13 @@ PUBLIC = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
-def project(samples_on_emulator: Path, request: pytest.FixtureRequest) -> Path:
+def project(
+    samples_on_emulator: Path, request: pytest.FixtureRequest, webhook: tuple[str, list[Any]]
+) -> Path:
     base = samples_on_emulator / "recipes/base/al2023-base.yaml"
     base.write_text(base.read_text().replace(PUBLIC, DEMO_PARAMETER))
+    settings = samples_on_emulator / "bakery.yaml"
+    settings.write_text(settings.read_text() + f"notify: {{webhook: '{webhook[0]}'}}\n")
     if request.param == "dynamodb":  # one table on the emulator, shared by both runners
         settings = samples_on_emulator / "bakery.yaml"
         settings.write_text(
@@ -66,7 +71,9 @@ def plan(root: Path) -> tuple[int, dict[str, object]]:
     return done.returncode, json.loads(done.stdout)
 
 
-def test_moved_base_rebuilds_exactly_its_chain_once_even_with_two_runners(project: Path) -> None:
+def test_moved_base_rebuilds_exactly_its_chain_once_even_with_two_runners(
+    project: Path, webhook: tuple[str, list[Any]]
+) -> None:
     run_bakery(project, "bake", "--all")
     assert plan(project)[0] == 0
     newer = move_base(project)
@@ -99,3 +106,11 @@ def test_moved_base_rebuilds_exactly_its_chain_once_even_with_two_runners(projec
     assert plan(project)[0] == 0
     again = json.loads(run_bakery(project, "rebuild", "--stale", "--json").stdout)
     assert again["result"] == "nothing to do"
+    payloads = webhook[1]
+    assert len(payloads) == 3  # every run notifies, whatever it did
+    built = [b for p in payloads[:2] for b in p.get("builds", []) if b["result"] == "succeeded"]
+    assert sorted(b["recipe"] for b in built) == ["al2023-base", "cis-hardened", "web", "worker"]
+    first = next(p for p in payloads[:2] if p.get("builds"))
+    assert first["command"] == "rebuild" and first["exit_code"] == 0
+    assert {s["recipe"] for s in first["stale"]} == {"al2023-base", "cis-hardened", "web", "worker"}
+    assert payloads[2]["result"] == "nothing to do" and payloads[2]["run_id"]
