@@ -19,7 +19,14 @@ from bakery.errors import BakeryError
 from bakery.git import GitState
 from bakery.inputhash import input_hash, sha256_hex
 from bakery.leases import holding, new_holder
-from bakery.lineage.records import BuildRecord, RegionImage, SourceInfo, Status, new_build_id
+from bakery.lineage.records import (
+    BuildRecord,
+    RegionImage,
+    SourceInfo,
+    Status,
+    iso_utc,
+    new_build_id,
+)
 from bakery.lineage.store import LineageStore
 from bakery.packer_output import OutputState, classify_failure, cross_check, read_manifest
 from bakery.plan import Action, Decision, Facts, closure, decide
@@ -274,7 +281,7 @@ def _build(
         version=recipe.version,
         layer=recipe.layer,
         status=Status.RUNNING,
-        started_at=_iso(now),
+        started_at=iso_utc(now),
         input_hash=input_hash(item.rendered.digest, source.resolved_ami),
         source=source,
         region=recipe.region,
@@ -311,7 +318,9 @@ def _close(
     images: Sequence[RegionImage],
     started: float,
 ) -> Outcome:
-    ctx.store.finish(record.finished(status, _iso(ctx.clock()), error=error, images=tuple(images)))
+    ctx.store.finish(
+        record.finished(status, iso_utc(ctx.clock()), error=error, images=tuple(images))
+    )
     ctx.progress.finished(record.recipe, status.value + (f": {error}" if error else ""))
     return Outcome(
         record.recipe,
@@ -344,7 +353,7 @@ def _run_packer(
         "source_ami": record.source.resolved_ami,
         "build_id": record.build_id,
         "build_timestamp": now.strftime("%Y%m%d%H%M%S"),
-        "build_date": _iso(now),
+        "build_date": iso_utc(now),
         "input_hash": record.input_hash,
         "git_commit": ctx.git.commit or "unknown",
         "source_ref": f"{record.source.kind}:{record.source.reference}"[:SOURCE_TAG_MAX],
@@ -430,7 +439,7 @@ def _finish_images(
 ) -> list[RegionImage]:
     """Wait for every image, then tag it and its snapshots: Packer's copies can lose tags."""
     values = {
-        "build_date": _iso(now),
+        "build_date": iso_utc(now),
         "build_id": record.build_id,
         "source_ami": record.source.resolved_ami,
         "input_hash": record.input_hash,
@@ -461,7 +470,3 @@ def _write_inputs(ctx: BakeContext, recipe: Recipe, folder: Path) -> None:
         for path in (recipe.file, *recipe.used_files)
     }
     (folder / "inputs.json").write_text(json.dumps({"files": files}, indent=2, sort_keys=True))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -14,7 +14,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _REFERENCE = re.compile(r"^(var|local|path)\.[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -136,8 +135,3 @@ def align(text: str) -> str:
             result.append(line)
     flush()
     return "\n".join(result)
-
-
-def is_identifier(text: str) -> bool:
-    """Tell whether `text` may be written as a bare HCL identifier."""
-    return bool(_IDENTIFIER.match(text))

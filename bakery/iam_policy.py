@@ -8,6 +8,15 @@ from typing import Any
 # command → statements: (sid, actions, resource); "*" where EC2 offers no resource scoping
 # for the call (Describe*, RunInstances with a Packer-chosen key pair, ...).
 _PARAMETERS = "arn:aws:ssm:*:*:parameter/bakery/*"
+# What encrypting an image, or an encrypted copy, with a customer managed key needs.
+_KMS = (
+    "kms:DescribeKey",
+    "kms:CreateGrant",
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+)
 _STATEMENTS: Mapping[str, tuple[tuple[str, tuple[str, ...], str], ...]] = {
     "plan": (
         (
@@ -77,14 +86,7 @@ _STATEMENTS: Mapping[str, tuple[tuple[str, tuple[str, ...], str], ...]] = {
         ),
         (
             "EncryptImages",
-            (
-                "kms:DescribeKey",
-                "kms:CreateGrant",
-                "kms:Encrypt",
-                "kms:Decrypt",
-                "kms:ReEncrypt*",
-                "kms:GenerateDataKey*",
-            ),
+            _KMS,
             "*",
         ),
         ("PassBuilderProfile", ("iam:PassRole",), "*"),
@@ -108,12 +110,7 @@ _STATEMENTS: Mapping[str, tuple[tuple[str, tuple[str, ...], str], ...]] = {
                 "ec2:DescribeImages",
                 "ec2:CopyImage",
                 "ec2:CreateTags",
-                "kms:DescribeKey",
-                "kms:CreateGrant",
-                "kms:Encrypt",
-                "kms:Decrypt",
-                "kms:ReEncrypt*",
-                "kms:GenerateDataKey*",
+                *_KMS,
             ),
             "*",
         ),

@@ -70,8 +70,12 @@ def packer_env(settings: AwsSettings) -> dict[str, str]:
     from bakery.packer import build_environment
 
     extra = {"AWS_DEFAULT_REGION": settings.region, "AWS_REGION": settings.region}
-    if settings.local:
-        extra |= {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    if settings.local:  # the same dummy credentials boto3 gets
+        keys = settings.credentials
+        extra |= {
+            "AWS_ACCESS_KEY_ID": keys["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": keys["aws_secret_access_key"],
+        }
     elif settings.profile:
         extra["AWS_PROFILE"] = settings.profile
     env = build_environment(extra)

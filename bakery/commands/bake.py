@@ -18,7 +18,7 @@ from bakery.catalog import Catalog, load_catalog
 from bakery.commands import aws_settings, packer_env, print_json, project_of, store_of
 from bakery.errors import UsageError
 from bakery.git import git_state
-from bakery.lineage.records import BuildRecord
+from bakery.lineage.records import BuildRecord, iso_utc
 from bakery.lineage.store import LineageStore
 from bakery.progress import Progress, for_stream, format_duration
 
@@ -68,7 +68,7 @@ def bake_context(
     project = catalog.project
     found = packer.version(project.packer_binary)
     dialect = packer.dialect_of(found) if project.dialect == "auto" else project.dialect
-    for record in store.mark_abandoned(_alive, _now()):
+    for record in store.mark_abandoned(_alive, iso_utc()):
         progress.note(
             f"{record.recipe}: build {record.build_id} was left running by a "
             "process that is gone; marked abandoned"
@@ -110,12 +110,6 @@ def _alive(record: BuildRecord) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _now() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _forward_interrupts(cancel: threading.Event, progress: Progress) -> Callable[[], object]:

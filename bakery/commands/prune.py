@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from bakery.catalog import load_catalog
 from bakery.commands import gateway_of, print_json, project_of, project_regions, store_of
 from bakery.errors import BakeryError
+from bakery.lineage.records import iso_utc
 from bakery.project import Project, Retention
 from bakery.prune_plan import PrunePlan, plan_prune
 from bakery.recipe import Recipe
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         # the lineage keeps every build; it now says which of its images are gone
         gone = [d.ami_id for d in plan.to_delete if not any(d.ami_id in p for p in problems)]
         with store_of(project, args) as store:
-            store.mark_removed(gone, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            store.mark_removed(gone, iso_utc())
     if args.json:
         print_json(
             {

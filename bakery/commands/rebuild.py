@@ -6,7 +6,6 @@ import argparse
 import socket
 import sys
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any, TextIO, cast
 
 from bakery.aws.session import Gateway
@@ -16,7 +15,7 @@ from bakery.commands import aws_settings, print_json, project_of, store_of
 from bakery.commands.bake import EXIT_CANCELLED, bake_context, run_builds
 from bakery.commands.plan import compute_plan, print_plan
 from bakery.errors import BakeryError, UsageError
-from bakery.lineage.records import new_build_id
+from bakery.lineage.records import iso_utc, new_build_id
 from bakery.progress import Progress, for_stream
 
 
@@ -44,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     project = project_of(args)
     catalog = load_catalog(project)
     run_id = new_build_id()
-    started = _now()
+    started = iso_utc()
     log_path = project.root / ".bakery" / "logs" / f"run-{run_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     settings = aws_settings(args, project)
@@ -150,7 +149,7 @@ def _finish(
 ) -> int:
     from bakery.notify import notify
 
-    payload["ended_at"] = _now()
+    payload["ended_at"] = iso_utc()
     payload["exit_code"] = code
     problems = notify(
         payload, webhook=project.notify_webhook, sns_topic=project.notify_sns_topic, gateway=gateway
@@ -161,7 +160,3 @@ def _finish(
         print_json(payload)
     print(f"run {payload['run_id']}: {payload.get('result')} (log: {payload['log']})", file=out)
     return code
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -11,9 +11,9 @@ from bakery.aws.distribution import in_parallel
 from bakery.aws.session import Gateway
 from bakery.errors import BakeryError
 from bakery.lifecycle.gates import fallback, promotion_problems
-from bakery.lifecycle.refs import now_iso, who
+from bakery.lifecycle.refs import who
 from bakery.lineage.queries import descendants
-from bakery.lineage.records import BuildRecord, Promotion, RegionImage
+from bakery.lineage.records import BuildRecord, Promotion, RegionImage, iso_utc
 from bakery.lineage.store import LineageStore
 from bakery.project import Channel, Project
 
@@ -115,7 +115,7 @@ def _point(
     previous = history[0] if history else None
     regions = channel.regions or (project.region,)
     images = tuple(image for image in record.images if image.region in regions)
-    at = now_iso()
+    at = iso_utc()
 
     def write(image: RegionImage) -> None:
         old = previous.images if previous else ()

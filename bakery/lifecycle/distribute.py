@@ -10,9 +10,9 @@ from bakery.aws.images import snapshot_ids, tag_resources, wait_available
 from bakery.aws.session import Gateway
 from bakery.errors import BakeryError
 from bakery.lifecycle.gates import share_problems
-from bakery.lifecycle.refs import now_iso, who
+from bakery.lifecycle.refs import who
 from bakery.lineage.queries import ancestry
-from bakery.lineage.records import BuildRecord, RegionImage, Share, Status
+from bakery.lineage.records import BuildRecord, RegionImage, Share, Status, iso_utc
 from bakery.lineage.store import LineageStore
 from bakery.project import Project
 from bakery.recipe import Recipe
@@ -88,7 +88,7 @@ def share_build(
     aws.in_parallel(
         record.images, lambda image: aws.share_image(gateway, image.region, image.ami_id, accounts)
     )
-    at, by = now_iso(), who()
+    at, by = iso_utc(), who()
     for account in accounts:
         store.add_share(Share(record.build_id, account, at, by))
     return [f"{image.region}:{image.ami_id}" for image in record.images]

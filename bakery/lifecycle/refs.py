@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import socket
-from datetime import UTC, datetime
 
 from bakery.errors import BakeryError
 from bakery.lineage.queries import resolve_ref
@@ -32,7 +31,3 @@ def who() -> str:
     except (KeyError, OSError):
         user = "unknown"
     return f"{user}@{socket.gethostname()}"
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -10,7 +10,14 @@ from datetime import UTC, datetime
 from bakery.aws.session import Gateway
 from bakery.errors import BakeryError
 from bakery.lifecycle.refs import resolve_image_ref
-from bakery.lineage.records import BuildRecord, CommandResult, RegionImage, SmokeTest, Status
+from bakery.lineage.records import (
+    BuildRecord,
+    CommandResult,
+    RegionImage,
+    SmokeTest,
+    Status,
+    iso_utc,
+)
 from bakery.lineage.store import LineageStore
 from bakery.project import SmokeTestSettings
 from bakery.recipe import Recipe, parse_duration
@@ -72,7 +79,7 @@ def smoke_test(
     image = record.image_in(record.region)
     assert image is not None  # refusal() checked it
     deadline = time.monotonic() + parse_duration(settings.timeout)
-    started = _iso(clock())
+    started = iso_utc(clock())
     instance_id: str | None = None
     commands: list[CommandResult] = []
     errors: list[str] = []
@@ -115,7 +122,7 @@ def smoke_test(
         region=image.region,
         ami_id=image.ami_id,
         started_at=started,
-        ended_at=_iso(clock()),
+        ended_at=iso_utc(clock()),
         passed=not errors and passed(commands, len(recipe.tests)),
         instance_id=instance_id,
         commands=tuple(commands),
@@ -147,7 +154,3 @@ def _terminate(
 
 def _left(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

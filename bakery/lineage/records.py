@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -19,6 +20,11 @@ class Status(StrEnum):
 
 
 FINISHED = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.ABANDONED})
+
+
+def iso_utc(moment: datetime | None = None) -> str:
+    """Write a moment (now by default) the way every record stores time: ISO 8601 UTC."""
+    return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_build_id(now: float | None = None) -> str:
