@@ -21,11 +21,11 @@ from pathlib import Path
 
 import boto3
 
-from bakery import packer
-from bakery.catalog import load_catalog
+from bakery.config.catalog import load_catalog
+from bakery.config.project import load_project
 from bakery.local import launcher
-from bakery.project import load_project
-from bakery.render import render, write
+from bakery.packer import binary as packer
+from bakery.render.build_folder import render, write
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPE = "al2023-base"

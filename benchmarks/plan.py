@@ -23,16 +23,16 @@ from moto import mock_aws
 from bakery.aws.session import AwsSettings, Gateway
 from bakery.aws.source_facts import FILTER_VALUES, PAGE_SIZE, SSM_BATCH, resolve_all
 from bakery.aws.sources import resolve_external
-from bakery.catalog import Catalog, load_catalog
 from bakery.commands.plan import assess_all
-from bakery.graph import RecipeGraph
-from bakery.inputhash import input_hash
+from bakery.config.catalog import Catalog, load_catalog
+from bakery.config.graph import RecipeGraph
+from bakery.config.project import Project, load_project
+from bakery.config.recipe import InlineStep, Recipe, Source
 from bakery.lineage.records import BuildRecord, RegionImage, SourceInfo, Status, new_build_id
-from bakery.lineage.sqlite import SqliteStore
-from bakery.project import Project, load_project
-from bakery.recipe import InlineStep, Recipe, Source
-from bakery.render import render
-from bakery.staleness import in_scope, plan_rebuild
+from bakery.lineage.sqlite.store import SqliteStore
+from bakery.render.build_folder import render
+from bakery.render.input_hash import input_hash
+from bakery.schedule.staleness import in_scope, plan_rebuild
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 ACCOUNT = "123456789012"  # moto's account: every image registered here belongs to it

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import bakery
+from bakery.config.project import BakeSettings
 from bakery.errors import BakeryError
-from bakery.project import BakeSettings
 from benchmarks import overhead, plan, report, scheduling
 
 SEED = 7

@@ -22,12 +22,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bakery.bake import BakeContext, execute, plan
-from bakery.catalog import load_catalog
-from bakery.git import GitState
-from bakery.lineage.sqlite import SqliteStore
-from bakery.progress import Progress
-from bakery.project import load_project
+from bakery.bake.runner import BakeContext, execute, plan
+from bakery.config.catalog import load_catalog
+from bakery.config.git import GitState
+from bakery.config.project import load_project
+from bakery.lineage.sqlite.store import SqliteStore
+from bakery.ui.progress import Progress
 from tests.fakes.images import FakeBuildImages
 
 REPO = Path(__file__).resolve().parent.parent

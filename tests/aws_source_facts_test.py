@@ -11,8 +11,8 @@ from moto import mock_aws
 from bakery.aws.session import AwsError, AwsSettings, Gateway
 from bakery.aws.source_facts import resolve_all
 from bakery.aws.sources import resolve_external
+from bakery.config.recipe import Recipe, Source
 from bakery.lineage.records import SourceInfo
-from bakery.recipe import Recipe, Source
 
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 AMAZON = "137112412989"

@@ -8,8 +8,8 @@ from moto import mock_aws
 
 from bakery.aws.session import AwsSettings, Gateway
 from bakery.aws.sources import UntrustedSourceError, resolve_external
+from bakery.config.recipe import Source
 from bakery.errors import BakeryError
-from bakery.recipe import Source
 
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 AMAZON = "137112412989"

@@ -9,8 +9,8 @@ from moto import mock_aws
 
 from bakery.aws.session import AwsSettings, Gateway
 from bakery.aws.usage import apply_prune, gather
-from bakery.project import Retention
-from bakery.prune_plan import PruneDecision, PrunePlan, plan_prune
+from bakery.config.project import Retention
+from bakery.lifecycle.prune_plan import PruneDecision, PrunePlan, plan_prune
 
 EAST, WEST = "us-east-1", "us-west-2"
 NOW = datetime.now(UTC)

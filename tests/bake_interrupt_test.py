@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bakery.lineage.records import Status
-from bakery.lineage.sqlite import SqliteStore
+from bakery.lineage.sqlite.store import SqliteStore
 from bakery.local import launcher
 from tests.conftest import REPO, ProjectFactory
 

@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from bakery.bake import BakeContext, Outcome, execute, plan
-from bakery.catalog import load_catalog
-from bakery.git import GitState
+from bakery.bake.decisions import Action
+from bakery.bake.runner import BakeContext, Outcome, execute, plan
+from bakery.config.catalog import load_catalog
+from bakery.config.git import GitState
+from bakery.config.project import load_project
 from bakery.lineage.records import Status
-from bakery.lineage.sqlite import SqliteStore
-from bakery.plan import Action
-from bakery.progress import Progress
-from bakery.project import load_project
+from bakery.lineage.sqlite.store import SqliteStore
+from bakery.ui.progress import Progress
 from tests.conftest import REPO, ProjectFactory
 from tests.fakes.images import FakeBuildImages
 

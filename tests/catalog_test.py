@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from bakery.catalog import load_catalog
+from bakery.config.catalog import load_catalog
+from bakery.config.project import load_project
 from bakery.errors import BakeryError, InvalidInputError
-from bakery.project import load_project
 from tests.conftest import BASE_RECIPE, ProjectFactory
 
 

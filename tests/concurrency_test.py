@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bakery.lineage.records import Status
-from bakery.lineage.sqlite import SqliteStore
+from bakery.lineage.sqlite.store import SqliteStore
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.usefixtures("packer_binary")

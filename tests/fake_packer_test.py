@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bakery.packer_output import classify_failure, cross_check, parse_output, read_manifest
+from bakery.packer.output import classify_failure, cross_check, parse_output, read_manifest
 
 FAKE = Path(__file__).parent / "fakes" / "packer"
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bakery.graph import RecipeGraph, find_cycles
+from bakery.config.graph import RecipeGraph, find_cycles
 
 GRAPH = RecipeGraph({"base": None, "hard": "base", "web": "hard", "worker": "hard", "other": None})
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bakery.hcl import Reference, RootPath, align, escape_string, literal
+from bakery.render.hcl import Reference, RootPath, align, escape_string, literal
 
 
 def decode(raw: str) -> str:

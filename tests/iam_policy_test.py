@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from bakery.iam_policy import policy
+from bakery.aws.iam_policy import policy
 
 
 def actions(document: dict[str, object]) -> set[str]:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from bakery.leases import holding, new_holder
-from bakery.lineage.sqlite import SqliteStore
+from bakery.bake.leases import holding, new_holder
+from bakery.lineage.sqlite.store import SqliteStore
 
 
 def test_only_one_of_many_racing_runners_gets_the_lease(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from bakery.aws.session import AwsSettings, Gateway
+from bakery.config.project import Project, load_project
 from bakery.errors import BakeryError
 from bakery.lifecycle.channels import channel_table, promote, revoke, rollback
 from bakery.lifecycle.distribute import copy_build, share_build
@@ -24,8 +25,7 @@ from bakery.lineage.records import (
     Status,
     new_build_id,
 )
-from bakery.lineage.sqlite import SqliteStore
-from bakery.project import Project, load_project
+from bakery.lineage.sqlite.store import SqliteStore
 
 PROJECT = """\
 aws: {region: us-east-1}

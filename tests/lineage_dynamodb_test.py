@@ -12,8 +12,8 @@ from moto import mock_aws
 from bakery.aws.session import AwsSettings, Gateway
 from bakery.cli import main
 from bakery.errors import BakeryError
-from bakery.lineage.dynamodb import DynamoStore
-from bakery.lineage.dynamodb_setup import ensure_table
+from bakery.lineage.dynamodb.setup import ensure_table
+from bakery.lineage.dynamodb.store import DynamoStore
 from bakery.lineage.records import (
     CommandResult,
     Lease,

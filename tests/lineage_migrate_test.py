@@ -10,8 +10,8 @@ from moto import mock_aws
 from bakery.aws.session import AwsSettings, Gateway
 from bakery.cli import main
 from bakery.errors import BakeryError
-from bakery.lineage.dynamodb import DynamoStore
-from bakery.lineage.dynamodb_setup import ensure_table
+from bakery.lineage.dynamodb.setup import ensure_table
+from bakery.lineage.dynamodb.store import DynamoStore
 from bakery.lineage.migrate import migrate
 from bakery.lineage.records import (
     CommandResult,
@@ -21,7 +21,7 @@ from bakery.lineage.records import (
     SmokeTest,
     Status,
 )
-from bakery.lineage.sqlite import SqliteStore
+from bakery.lineage.sqlite.store import SqliteStore
 from bakery.lineage.store import LineageStore
 from tests.conftest import ProjectFactory
 from tests.lineage_sqlite_test import T0, east, make_record, succeeded

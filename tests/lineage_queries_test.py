@@ -15,7 +15,7 @@ from bakery.lineage.queries import (
     resolve_ref,
 )
 from bakery.lineage.records import BuildRecord, RegionImage, SourceInfo, Status, new_build_id
-from bakery.lineage.sqlite import SqliteStore
+from bakery.lineage.sqlite.store import SqliteStore
 
 T0 = 1_700_000_000.0
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"

@@ -11,7 +11,7 @@ import pytest
 
 from bakery.errors import BakeryError
 from bakery.lineage.records import BuildRecord, RegionImage, SourceInfo, Status, new_build_id
-from bakery.lineage.sqlite import SCHEMA_VERSION, SqliteStore
+from bakery.lineage.sqlite.store import SCHEMA_VERSION, SqliteStore
 
 T0 = 1_700_000_000.0
 

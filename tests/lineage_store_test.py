@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bakery.errors import BakeryError
-from bakery.lineage.sqlite import SqliteStore
+from bakery.lineage.sqlite.store import SqliteStore
 from bakery.lineage.store import open_store
 
 

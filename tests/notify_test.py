@@ -6,7 +6,7 @@ from typing import Any
 from moto import mock_aws
 
 from bakery.aws.session import AwsSettings, Gateway
-from bakery.notify import notify
+from bakery.schedule.notify import notify
 
 
 def test_webhook_receives_the_summary(webhook: tuple[str, list[Any]]) -> None:

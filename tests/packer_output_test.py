@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bakery.errors import BakeryError
-from bakery.packer_output import (
+from bakery.packer.output import (
     MachineLine,
     ManifestError,
     OutputState,

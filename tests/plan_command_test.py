@@ -12,14 +12,14 @@ import pytest
 from moto import mock_aws
 
 from bakery.aws.session import AwsSettings, Gateway
-from bakery.catalog import load_catalog
 from bakery.commands import plan
+from bakery.config.catalog import load_catalog
+from bakery.config.project import load_project
 from bakery.errors import BakeryError
-from bakery.inputhash import input_hash
 from bakery.lineage.records import BuildRecord, RegionImage, SourceInfo, Status, new_build_id
-from bakery.lineage.sqlite import SqliteStore
-from bakery.project import load_project
-from bakery.render import render
+from bakery.lineage.sqlite.store import SqliteStore
+from bakery.render.build_folder import render
+from bakery.render.input_hash import input_hash
 from tests.conftest import ProjectFactory
 
 ACCOUNT = "123456789012"  # moto's

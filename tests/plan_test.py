@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from bakery.graph import RecipeGraph
-from bakery.plan import Action, Decision, Facts, closure, decide
+from bakery.bake.decisions import Action, Decision, Facts, closure, decide
+from bakery.config.graph import RecipeGraph
 
 HASH = "a" * 64
 

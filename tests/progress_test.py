@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import io
 
-from bakery.progress import LiveProgress, Progress, format_duration
+from bakery.ui.progress import LiveProgress, Progress, format_duration
 
 
 class Clock:

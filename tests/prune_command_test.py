@@ -12,10 +12,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from bakery.catalog import load_catalog
 from bakery.commands import prune
+from bakery.config.catalog import load_catalog
+from bakery.config.project import Project, Retention, load_project
 from bakery.errors import BakeryError
-from bakery.project import Project, Retention, load_project
 from tests.conftest import ProjectFactory
 
 WEB = """\

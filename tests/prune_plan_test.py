@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bakery.project import Retention
-from bakery.prune_plan import (
+from bakery.config.project import Retention
+from bakery.lifecycle.prune_plan import (
     ImageFacts,
     InstanceUse,
     PruneDecision,

@@ -9,12 +9,12 @@ from typing import Any
 import hcl2
 import pytest
 
-from bakery import packer
-from bakery.catalog import Catalog, load_catalog
-from bakery.project import load_project
-from bakery.recipe import Recipe
-from bakery.render import Rendered, TemplateDialect, render, write
-from bakery.secrets_scan import scan_bytes
+from bakery.config.catalog import Catalog, load_catalog
+from bakery.config.project import load_project
+from bakery.config.recipe import Recipe
+from bakery.config.secrets import scan_bytes
+from bakery.packer import binary as packer
+from bakery.render.build_folder import Rendered, TemplateDialect, render, write
 from tests.conftest import ProjectFactory
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -4,7 +4,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from bakery.scheduler import run_tree
+from bakery.bake.scheduler import run_tree
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bakery.secrets_scan import scan_bytes, scan_text
+from bakery.config.secrets import scan_bytes, scan_text
 
 
 @pytest.mark.parametrize(

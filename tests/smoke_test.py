@@ -14,12 +14,12 @@ from moto import mock_aws
 
 from bakery.aws.session import AwsSettings, Gateway
 from bakery.commands import smoke as command
+from bakery.config.project import SmokeTestSettings
+from bakery.config.recipe import Recipe, Source
 from bakery.errors import BakeryError
 from bakery.lifecycle.smoke import CANCELLED, SmokeTestError, smoke_test
 from bakery.lineage.records import BuildRecord, RegionImage, SmokeTest, SourceInfo, Status
-from bakery.lineage.sqlite import SqliteStore
-from bakery.project import SmokeTestSettings
-from bakery.recipe import Recipe, Source
+from bakery.lineage.sqlite.store import SqliteStore
 
 BUILD_ID = "01J0000000000000000000TEST"
 TESTS = ("systemctl is-active nginx", "curl -fsS http://localhost/")

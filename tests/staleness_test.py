@@ -3,11 +3,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from bakery.graph import RecipeGraph
-from bakery.inputhash import input_hash
+from bakery.config.graph import RecipeGraph
+from bakery.config.recipe import Recipe, Source
 from bakery.lineage.records import BuildRecord, RegionImage, SourceInfo, Status
-from bakery.recipe import Recipe, Source
-from bakery.staleness import Staleness, assess, duration_text, in_scope, plan_rebuild
+from bakery.render.input_hash import input_hash
+from bakery.schedule.staleness import Staleness, assess, duration_text, in_scope, plan_rebuild
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 PARAM = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bakery.yamlmarks import format_path, load_marked
+from bakery.config.marks import format_path, load_marked
 
 
 def test_marks_point_at_keys_and_values() -> None:

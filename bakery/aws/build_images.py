@@ -8,9 +8,9 @@ from typing import Protocol
 from bakery.aws.images import find_images, snapshot_ids, tag_resources, tags_of, wait_available
 from bakery.aws.session import Gateway
 from bakery.aws.sources import resolve_external
+from bakery.config.recipe import Source
+from bakery.config.tags import REVOKED_TAG
 from bakery.lineage.records import SourceInfo
-from bakery.recipe import Source
-from bakery.tags import REVOKED_TAG
 
 
 class BuildImages(Protocol):

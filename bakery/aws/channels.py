@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bakery.aws.session import AwsError, Gateway, calling
-from bakery.tags import REVOKED_TAG
+from bakery.config.tags import REVOKED_TAG
 
 CHANNEL_PREFIX = "/bakery"
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from bakery.aws.images import Image
 from bakery.aws.session import AwsError, Gateway, calling
+from bakery.config.recipe import Recipe
 from bakery.lineage.records import SourceInfo
-from bakery.recipe import Recipe
 
 SSM_BATCH = 10  # the most names one GetParameters takes
 FILTER_VALUES = 200  # the most values one EC2 filter takes

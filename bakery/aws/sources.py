@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from bakery.aws.images import Image, describe_image, find_images
 from bakery.aws.session import AwsError, Gateway, calling
+from bakery.config.recipe import Source
 from bakery.errors import BakeryError
 from bakery.lineage.records import SourceInfo
-from bakery.recipe import Source
 
 
 class UntrustedSourceError(BakeryError):

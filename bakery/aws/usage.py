@@ -11,7 +11,8 @@ from typing import Any
 
 from bakery.aws.images import snapshot_ids, tags_of
 from bakery.aws.session import AwsError, Gateway, calling
-from bakery.prune_plan import (
+from bakery.config.tags import MANAGED_TAG
+from bakery.lifecycle.prune_plan import (
     PUBLIC,
     RECIPE_TAG,
     ImageFacts,
@@ -23,7 +24,6 @@ from bakery.prune_plan import (
     parse_build_date,
     plan_prune,
 )
-from bakery.tags import MANAGED_TAG
 
 CHANNEL_PATH = "/bakery/"
 RESOLVE_SSM = "resolve:ssm:"

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bakery.config.project import Project, find_project, load_project
 from bakery.errors import BakeryError
-from bakery.project import Project, find_project, load_project
 
 if TYPE_CHECKING:
     from bakery.aws.session import AwsSettings, Gateway
-    from bakery.catalog import Catalog
+    from bakery.config.catalog import Catalog
     from bakery.lineage.store import LineageStore
 
 
@@ -67,7 +67,7 @@ def gateway_of(args: argparse.Namespace, project: Project) -> Gateway:
 
 def packer_env(settings: AwsSettings) -> dict[str, str]:
     """Environment for Packer: dummy credentials in local mode, the profile otherwise."""
-    from bakery.packer import build_environment
+    from bakery.packer.binary import build_environment
 
     extra = {"AWS_DEFAULT_REGION": settings.region, "AWS_REGION": settings.region}
     if settings.local:  # the same dummy credentials boto3 gets

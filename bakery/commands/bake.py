@@ -10,17 +10,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from types import FrameType
 
-from bakery import packer
 from bakery.aws.build_images import AwsBuildImages
 from bakery.aws.session import AwsSettings, Gateway
-from bakery.bake import BakeContext, Outcome, PlannedRecipe, execute, plan
-from bakery.catalog import Catalog, load_catalog
+from bakery.bake.runner import BakeContext, Outcome, PlannedRecipe, execute, plan
 from bakery.commands import aws_settings, packer_env, print_json, project_of, store_of
+from bakery.config.catalog import Catalog, load_catalog
+from bakery.config.git import git_state
 from bakery.errors import UsageError
-from bakery.git import git_state
 from bakery.lineage.records import BuildRecord, iso_utc
 from bakery.lineage.store import LineageStore
-from bakery.progress import Progress, for_stream, format_duration
+from bakery.packer import binary as packer
+from bakery.ui.progress import Progress, for_stream, format_duration
 
 EXIT_CANCELLED = 130
 

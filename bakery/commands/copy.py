@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from bakery.catalog import load_catalog
 from bakery.commands import gateway_of, print_json, project_of, store_of
+from bakery.config.catalog import load_catalog
 
 
 def run(args: argparse.Namespace) -> int:

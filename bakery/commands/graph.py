@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from bakery.catalog import load_catalog
 from bakery.commands import project_of
-from bakery.diagram import draw
+from bakery.config.catalog import load_catalog
+from bakery.ui.diagram import draw
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 
 from bakery.commands import print_json, project_of, store_of
 from bakery.lineage.queries import history_rows
-from bakery.progress import format_duration
+from bakery.ui.progress import format_duration
 
 
 def run(args: argparse.Namespace) -> int:

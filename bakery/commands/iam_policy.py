@@ -8,7 +8,7 @@ from bakery.commands import print_json, project_of
 
 
 def run(args: argparse.Namespace) -> int:
-    from bakery.iam_policy import policy
+    from bakery.aws.iam_policy import policy
 
     project = project_of(args)
     table = None

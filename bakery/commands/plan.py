@@ -9,19 +9,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bakery.aws.source_facts import CallCounter, Resolved, resolve_all
-from bakery.catalog import Catalog, load_catalog
 from bakery.commands import gateway_of, print_json, project_of, store_of
+from bakery.config.catalog import Catalog, load_catalog
+from bakery.config.recipe import parse_duration
 from bakery.lineage.records import BuildRecord
 from bakery.lineage.store import LineageStore
-from bakery.recipe import parse_duration
-from bakery.render import TemplateDialect, render
-from bakery.staleness import RebuildPlan, Staleness, assess, in_scope, plan_rebuild
+from bakery.render.build_folder import TemplateDialect, render
+from bakery.schedule.staleness import RebuildPlan, Staleness, assess, in_scope, plan_rebuild
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
     from bakery.aws.session import Gateway
-    from bakery.project import Project
+    from bakery.config.project import Project
 
 EXIT_UP_TO_DATE = 0
 EXIT_FAILED = 1  # a source could not be resolved (or any other error)

@@ -8,13 +8,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from bakery.catalog import load_catalog
 from bakery.commands import gateway_of, print_json, project_of, project_regions, store_of
+from bakery.config.catalog import load_catalog
+from bakery.config.project import Project, Retention
+from bakery.config.recipe import Recipe
 from bakery.errors import BakeryError
+from bakery.lifecycle.prune_plan import PrunePlan, plan_prune
 from bakery.lineage.records import iso_utc
-from bakery.project import Project, Retention
-from bakery.prune_plan import PrunePlan, plan_prune
-from bakery.recipe import Recipe
 
 DEFAULT_RETENTION = Retention(keep=3, max_age_days=None)
 

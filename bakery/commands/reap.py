@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from bakery.catalog import load_catalog
 from bakery.commands import gateway_of, print_json, project_of, project_regions, store_of
+from bakery.config.catalog import load_catalog
 from bakery.lineage.records import Status
 
 

@@ -9,14 +9,14 @@ from dataclasses import asdict
 from typing import Any, TextIO, cast
 
 from bakery.aws.session import Gateway
-from bakery.bake import Outcome, plan
-from bakery.catalog import load_catalog
+from bakery.bake.runner import Outcome, plan
 from bakery.commands import aws_settings, print_json, project_of, store_of
 from bakery.commands.bake import EXIT_CANCELLED, bake_context, run_builds
 from bakery.commands.plan import compute_plan, print_plan
+from bakery.config.catalog import load_catalog
 from bakery.errors import BakeryError, UsageError
 from bakery.lineage.records import iso_utc, new_build_id
-from bakery.progress import Progress, for_stream
+from bakery.ui.progress import Progress, for_stream
 
 
 class _Tee:
@@ -147,7 +147,7 @@ def _finish(
     *,
     as_json: bool = False,
 ) -> int:
-    from bakery.notify import notify
+    from bakery.schedule.notify import notify
 
     payload["ended_at"] = iso_utc()
     payload["exit_code"] = code

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from bakery import packer
-from bakery.catalog import load_catalog
 from bakery.commands import print_json, project_of
-from bakery.render import render, write
+from bakery.config.catalog import load_catalog
+from bakery.packer import binary as packer
+from bakery.render.build_folder import render, write
 
 
 def run(args: argparse.Namespace) -> int:

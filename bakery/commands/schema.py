@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from bakery.schema import RECIPE_SCHEMA
+from bakery.config.schema import RECIPE_SCHEMA
 
 
 def schema_text() -> str:

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import asdict
 from types import FrameType
 
-from bakery.catalog import load_catalog
 from bakery.commands import gateway_of, print_json, project_of, store_of
+from bakery.config.catalog import load_catalog
 from bakery.lifecycle.smoke import SmokeTestError, resolve_image_ref, smoke_test
 from bakery.lineage.records import SmokeTest
 

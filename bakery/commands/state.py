@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bakery.catalog import load_catalog
 from bakery.commands import aws_settings, gateway_of, print_json, project_of, project_regions
+from bakery.config.catalog import load_catalog
+from bakery.config.project import Project
 from bakery.errors import UsageError
 from bakery.lineage.store import LineageStore, open_store
-from bakery.project import Project
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +41,7 @@ def open_url(url: str, args: argparse.Namespace, project: Project) -> LineageSto
 
 
 def _import(args: argparse.Namespace, project: Project) -> int:
-    from bakery.state_import import import_from_aws
+    from bakery.lineage.tag_import import import_from_aws
 
     catalog = load_catalog(project)
     # Not the store's regions: importing is for when the store is lost.
@@ -72,8 +72,8 @@ def _init(args: argparse.Namespace, project: Project) -> int:
     from dataclasses import replace
 
     from bakery.aws.session import Gateway
-    from bakery.lineage.dynamodb import parse_url
-    from bakery.lineage.dynamodb_setup import ensure_table
+    from bakery.lineage.dynamodb.setup import ensure_table
+    from bakery.lineage.dynamodb.store import parse_url
 
     url = args.to or project.state
     if not url.startswith("dynamodb:"):

@@ -6,8 +6,8 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
-from bakery.catalog import load_catalog
 from bakery.commands import print_json, project_of
+from bakery.config.catalog import load_catalog
 from bakery.errors import InvalidInputError
 
 

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from bakery.aws import channels as aws
 from bakery.aws.distribution import in_parallel
 from bakery.aws.session import Gateway
+from bakery.config.project import Channel, Project
 from bakery.errors import BakeryError
 from bakery.lifecycle.gates import fallback, promotion_problems
 from bakery.lifecycle.refs import who
 from bakery.lineage.queries import descendants
 from bakery.lineage.records import BuildRecord, Promotion, RegionImage, iso_utc
 from bakery.lineage.store import LineageStore
-from bakery.project import Channel, Project
 
 # A gateway for another account (AssumeRole), for channels that serve other accounts too.
 AccountGateway = Callable[[str], Gateway]

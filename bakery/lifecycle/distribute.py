@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from bakery.aws import distribution as aws
 from bakery.aws.images import snapshot_ids, tag_resources, wait_available
 from bakery.aws.session import Gateway
+from bakery.config.project import Project
+from bakery.config.recipe import Recipe
 from bakery.errors import BakeryError
 from bakery.lifecycle.gates import share_problems
 from bakery.lifecycle.refs import who
 from bakery.lineage.queries import ancestry
 from bakery.lineage.records import BuildRecord, RegionImage, Share, Status, iso_utc
 from bakery.lineage.store import LineageStore
-from bakery.project import Project
-from bakery.recipe import Recipe
 
 
 @dataclass(frozen=True)

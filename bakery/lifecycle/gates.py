@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+from bakery.config.project import Channel
 from bakery.lineage.records import BuildRecord, Promotion, SmokeTest, Status
-from bakery.project import Channel
 
 
 def promotion_problems(

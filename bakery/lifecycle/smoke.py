@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from bakery.aws.session import Gateway
+from bakery.config.project import SmokeTestSettings
+from bakery.config.recipe import Recipe, parse_duration
 from bakery.errors import BakeryError
 from bakery.lifecycle.refs import resolve_image_ref
 from bakery.lineage.records import (
@@ -19,8 +21,6 @@ from bakery.lineage.records import (
     iso_utc,
 )
 from bakery.lineage.store import LineageStore
-from bakery.project import SmokeTestSettings
-from bakery.recipe import Recipe, parse_duration
 
 __all__ = ["SmokeTestError", "passed", "refusal", "resolve_image_ref", "smoke_test"]
 

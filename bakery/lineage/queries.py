@@ -6,10 +6,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bakery.diagram import draw
 from bakery.errors import BakeryError
 from bakery.lineage.records import BuildRecord, SourceInfo, Status
 from bakery.lineage.store import LineageStore
+from bakery.ui.diagram import draw
 
 _ULID_CHARS = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 HASH_PREFIX = 12

@@ -143,7 +143,7 @@ def open_store(
     """Open the store a state URL names: `sqlite:PATH` or `dynamodb://TABLE?region=REGION`."""
     # PATH is relative to the project root. DynamoDB is reached with the AWS settings given;
     # its region is the URL's, else `region` (the project's), else us-east-1.
-    from bakery.lineage.sqlite import SqliteStore
+    from bakery.lineage.sqlite.store import SqliteStore
 
     scheme, _, rest = url.partition(":")
     if scheme == "sqlite" and rest:
@@ -151,7 +151,7 @@ def open_store(
         return SqliteStore(path if path.is_absolute() else root / path)
     if scheme == "dynamodb":
         from bakery.aws.session import AwsSettings
-        from bakery.lineage.dynamodb import open_dynamodb
+        from bakery.lineage.dynamodb.store import open_dynamodb
 
         settings = AwsSettings(region or "us-east-1", profile, endpoint_url, local)
         return open_dynamodb(url, settings)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from bakery.config.recipe import Source
 from bakery.lineage.records import SourceInfo
-from bakery.recipe import Source
 
 BASE_AMI = "ami-0000000000000base0"
 

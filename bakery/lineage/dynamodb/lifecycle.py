@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from bakery.lineage import dynamodb_items as items
-from bakery.lineage.dynamodb_table import Table
+from bakery.lineage.dynamodb import items
+from bakery.lineage.dynamodb.table import Table
 from bakery.lineage.records import CommandResult, Promotion, RegionImage, Share, SmokeTest
 
 _COUNTER = items.key("COUNTER", "SEQ")

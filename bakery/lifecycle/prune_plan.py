@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from bakery.project import Retention
-from bakery.tags import MANAGED_TAG, REVOKED_TAG
+from bakery.config.project import Retention
+from bakery.config.tags import MANAGED_TAG, REVOKED_TAG
 
 BUILD_DATE_TAG = "bakery:build-date"
 RECIPE_TAG = "bakery:recipe"

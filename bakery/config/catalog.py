@@ -7,15 +7,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bakery.checks import catalog_problems, recipe_problems, resolve_path
+from bakery.config.graph import RecipeGraph
+from bakery.config.marks import MarkedDocument, PathKey, load_marked
+from bakery.config.project import Project
+from bakery.config.recipe import Recipe, build_recipe
+from bakery.config.rules import catalog_problems, recipe_problems, resolve_path
+from bakery.config.schema import RECIPE_SCHEMA
+from bakery.config.schema_check import check_shape
+from bakery.config.secrets import scan_bytes, scan_text
 from bakery.errors import BakeryError, InvalidInputError, Problem
-from bakery.graph import RecipeGraph
-from bakery.project import Project
-from bakery.recipe import Recipe, build_recipe
-from bakery.schema import RECIPE_SCHEMA
-from bakery.schema_check import check_shape
-from bakery.secrets_scan import scan_bytes, scan_text
-from bakery.yamlmarks import MarkedDocument, PathKey, load_marked
 
 RECIPE_SUFFIXES = (".yaml", ".yml")
 # Folders under recipes/ that hold what recipes upload, not recipes.

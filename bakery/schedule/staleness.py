@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bakery.graph import RecipeGraph
-from bakery.inputhash import input_hash
+from bakery.config.graph import RecipeGraph
+from bakery.config.recipe import Recipe
 from bakery.lineage.records import BuildRecord, SourceInfo
-from bakery.recipe import Recipe
+from bakery.render.input_hash import input_hash
 
 NEVER_BUILT = "never built"
 

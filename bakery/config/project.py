@@ -8,11 +8,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from bakery.config.marks import load_marked
+from bakery.config.recipe import parse_duration
+from bakery.config.schema import PROJECT_SCHEMA
+from bakery.config.schema_check import check_shape
 from bakery.errors import InvalidInputError, ProjectError
-from bakery.recipe import parse_duration
-from bakery.schema import PROJECT_SCHEMA
-from bakery.schema_check import check_shape
-from bakery.yamlmarks import load_marked
 
 PROJECT_FILE = "bakery.yaml"
 DEFAULT_TRUSTED_OWNERS = ("amazon", "self")

@@ -12,13 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bakery import packer
 from bakery.aws.build_images import BuildImages
-from bakery.catalog import Catalog
+from bakery.bake.decisions import Action, Decision, Facts, closure, decide
+from bakery.bake.leases import holding, new_holder
+from bakery.bake.scheduler import run_tree
+from bakery.config.catalog import Catalog
+from bakery.config.git import GitState
+from bakery.config.recipe import Recipe
+from bakery.config.tags import image_tags
 from bakery.errors import BakeryError
-from bakery.git import GitState
-from bakery.inputhash import input_hash, sha256_hex
-from bakery.leases import holding, new_holder
 from bakery.lineage.records import (
     BuildRecord,
     RegionImage,
@@ -28,13 +30,11 @@ from bakery.lineage.records import (
     new_build_id,
 )
 from bakery.lineage.store import LineageStore
-from bakery.packer_output import OutputState, classify_failure, cross_check, read_manifest
-from bakery.plan import Action, Decision, Facts, closure, decide
-from bakery.progress import Progress
-from bakery.recipe import Recipe
-from bakery.render import Rendered, TemplateDialect, ami_name, render, write
-from bakery.scheduler import run_tree
-from bakery.tags import image_tags
+from bakery.packer import binary as packer
+from bakery.packer.output import OutputState, classify_failure, cross_check, read_manifest
+from bakery.render.build_folder import Rendered, TemplateDialect, ami_name, render, write
+from bakery.render.input_hash import input_hash, sha256_hex
+from bakery.ui.progress import Progress
 
 SOURCE_TAG_MAX = 256
 

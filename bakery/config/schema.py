@@ -1,7 +1,7 @@
 """The recipe and project formats as JSON Schema: the one source of truth for their shape.
 
 Validation runs these schemas; `bakery schema` prints the recipe one for editors. Rules a schema
-cannot say well (files exist, names resolve, no cycles, secrets) live in `bakery.checks`.
+cannot say well (files exist, names resolve, no cycles, secrets) live in `bakery.config.rules`.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from bakery.aws.images import Image, find_images, snapshot_ids, tags_of
 from bakery.aws.session import Gateway
+from bakery.config.tags import MANAGED_TAG
 from bakery.lineage.records import BuildRecord, RegionImage, SourceInfo, Status
 from bakery.lineage.store import LineageStore
-from bakery.tags import MANAGED_TAG
 
 
 @dataclass(frozen=True)

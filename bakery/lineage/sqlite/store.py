@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any, Self
 
 from bakery.errors import BakeryError
-from bakery.lineage import sqlite_leases as leases
-from bakery.lineage import sqlite_lifecycle as lifecycle
 from bakery.lineage.records import BuildRecord, RegionImage, SourceInfo, Status
+from bakery.lineage.sqlite import leases, lifecycle
 
 BUSY_TIMEOUT_MS = 30_000
 

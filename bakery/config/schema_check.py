@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from bakery import schema as s
+from bakery.config import schema as s
+from bakery.config.marks import MarkedDocument, PathKey
 from bakery.errors import Problem
-from bakery.yamlmarks import MarkedDocument, PathKey
 
 _PATTERN_MESSAGES = {
     s.NAME_PATTERN: "must be lowercase letters, digits and hyphens, not starting with a hyphen",

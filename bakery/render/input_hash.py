@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from bakery.recipe import Recipe
+from bakery.config.recipe import Recipe
 
 HASH_FORMAT = "bakery-input-v1"
 

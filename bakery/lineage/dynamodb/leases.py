@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from contextlib import suppress
 from typing import Any
 
-from bakery.lineage import dynamodb_items as items
-from bakery.lineage.dynamodb_table import ConditionFailed, Table
+from bakery.lineage.dynamodb import items
+from bakery.lineage.dynamodb.table import ConditionFailed, Table
 from bakery.lineage.records import Lease
 
 ATTEMPTS = 10  # reads and conditional writes before giving up to a lease that keeps changing

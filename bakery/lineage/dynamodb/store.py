@@ -37,10 +37,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from bakery.aws.session import AwsSettings, Gateway
 from bakery.errors import BakeryError
-from bakery.lineage import dynamodb_items as items
-from bakery.lineage.dynamodb_leases import LeaseItems
-from bakery.lineage.dynamodb_lifecycle import LifecycleItems
-from bakery.lineage.dynamodb_table import (
+from bakery.lineage.dynamodb import items
+from bakery.lineage.dynamodb.leases import LeaseItems
+from bakery.lineage.dynamodb.lifecycle import LifecycleItems
+from bakery.lineage.dynamodb.table import (
     ConditionFailed,
     Table,
     check_op,

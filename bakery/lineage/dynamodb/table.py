@@ -10,7 +10,7 @@ from typing import Any
 
 from bakery.aws.session import AwsError, Gateway, calling
 from bakery.errors import BakeryError
-from bakery.lineage.dynamodb_items import Item, encode
+from bakery.lineage.dynamodb.items import Item, encode
 
 TRANSACTION_LIMIT = 100  # items per TransactWriteItems call
 CONFLICT_ATTEMPTS = 8

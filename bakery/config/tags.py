@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-from bakery.recipe import Recipe
+from bakery.config.recipe import Recipe
 
 V = TypeVar("V")
 

@@ -7,12 +7,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from bakery.config.graph import find_cycles
+from bakery.config.marks import MarkedDocument, PathKey
+from bakery.config.recipe import Recipe
+from bakery.config.schema import MAX_TAGS
+from bakery.config.tags import BUILD_TAG_VARIABLES, image_tags
 from bakery.errors import Problem
-from bakery.graph import find_cycles
-from bakery.recipe import Recipe
-from bakery.schema import MAX_TAGS
-from bakery.tags import BUILD_TAG_VARIABLES, image_tags
-from bakery.yamlmarks import MarkedDocument, PathKey
 
 GO_TEMPLATE = "{{"
 

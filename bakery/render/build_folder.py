@@ -9,13 +9,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from bakery import hcl
-from bakery.inputhash import content_digest, sha256_hex
-from bakery.recipe import FileStep, InlineStep, Recipe, ScriptStep, upload_name
-from bakery.tags import BUILD_TAG_VARIABLES, image_tags, run_tags
+from bakery.config.recipe import FileStep, InlineStep, Recipe, ScriptStep, upload_name
+from bakery.config.tags import BUILD_TAG_VARIABLES, image_tags, run_tags
+from bakery.render import hcl
+from bakery.render.input_hash import content_digest, sha256_hex
 
 TemplateDialect = Literal["1.6", "1.7+"]
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 TEMPLATE = "amazon-ebs.pkr.hcl.j2"
 HYGIENE_SCRIPT = "hygiene.sh"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bakery.errors import PackerError
-from bakery.render import TemplateDialect
+from bakery.render.build_folder import TemplateDialect
 
 INSTALL_HINT = (
     "install it (`make packer`, Debian package packer) or set packer.binary in bakery.yaml"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bakery.graph import RecipeGraph
+from bakery.config.graph import RecipeGraph
 
 
 class Action(StrEnum):
