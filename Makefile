@@ -35,13 +35,13 @@ test: install
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check bakery tests
-	$(BIN)/ruff format --check bakery tests
+	$(BIN)/ruff check bakery tests benchmarks
+	$(BIN)/ruff format --check bakery tests benchmarks
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff format bakery tests
-	$(BIN)/ruff check --fix bakery tests
+	$(BIN)/ruff format bakery tests benchmarks
+	$(BIN)/ruff check --fix bakery tests benchmarks
 
 check: lint test
 
@@ -60,7 +60,7 @@ schema: $(STAMP)
 
 # Rewrite the golden templates under tests/golden after an intended change of the output.
 golden: $(STAMP)
-	BAKERY_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/render_test.py
+	BAKERY_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/render/build_folder_test.py
 
 # The main job on the samples, against the local emulator, through the real Packer:
 # start the emulator, bake every recipe in dependency order, print the lineage, stop it.

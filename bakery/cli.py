@@ -9,9 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bakery import __version__
-from bakery.errors import BakeryError, InvalidInputError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+from bakery.errors import EXIT_INTERNAL, EXIT_USAGE, BakeryError, InvalidInputError
 
 
 def _json_flag(parser: argparse.ArgumentParser) -> None:

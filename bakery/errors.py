@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+# The exit codes of every command: ok, failed (a BakeryError), usage, internal error (a bug),
+# cancelled (Ctrl-C or SIGTERM, as a shell reports SIGINT).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
+
 
 @dataclass(frozen=True, order=True)
 class Problem:

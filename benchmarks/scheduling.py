@@ -1,7 +1,7 @@
 """Scheduling makespan: a 30-recipe tree baked in-process with the fake packer.
 
-The fake packer (tests/fakes/packer) sleeps for each recipe's configured duration and logs when
-it started and ended, so the gap between the makespan and the critical path is what the
+The fake packer (tests/support/fake_packer) sleeps for each recipe's configured duration and logs
+when it started and ended, so the gap between the makespan and the critical path is what the
 scheduler and the per-build work (render, store, subprocess, output parsing) cost.
 """
 
@@ -22,16 +22,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bakery.bake.runner import BakeContext, execute, plan
+from bakery.bake.bake_plan import plan_bake as plan
+from bakery.bake.context import BakeContext
+from bakery.bake.execute import execute
 from bakery.config.catalog import load_catalog
 from bakery.config.git import GitState
 from bakery.config.project import load_project
 from bakery.lineage.sqlite.store import SqliteStore
 from bakery.ui.progress import Progress
-from tests.fakes.images import FakeBuildImages
+from tests.support.images import FakeBuildImages
+from tests.support.project import FAKE_PACKER
 
 REPO = Path(__file__).resolve().parent.parent
-FAKE_PACKER = REPO / "tests" / "fakes" / "packer"
 # (layer, how many per parent, duration range in seconds before scaling)
 SHAPE = (("base", 2, (1.0, 1.5)), ("hardening", 2, (0.8, 1.2)), ("app", 6, (0.3, 1.0)))
 PROJECT_FILE = (

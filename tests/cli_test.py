@@ -10,7 +10,7 @@ import pytest
 
 from bakery.cli import main
 from bakery.commands.schema import schema_text
-from tests.conftest import BASE_RECIPE, REPO, ProjectFactory
+from tests.support.project import BASE_RECIPE, REPO, ProjectFactory
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

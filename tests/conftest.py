@@ -4,25 +4,16 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-
-BASE_RECIPE = """\
-name: base
-layer: base
-version: 1.0.0
-source:
-  ssm_parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64
-"""
+from tests.support.project import REPO, ProjectFactory, packer_available
 
 
 @pytest.fixture(autouse=True)
@@ -37,9 +28,6 @@ def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "aws-credentials"))
-
-
-ProjectFactory = Callable[..., Path]
 
 
 @pytest.fixture
@@ -70,10 +58,6 @@ def sample_project(tmp_path: Path) -> Path:
     return root
 
 
-def packer_available() -> bool:
-    return shutil.which("packer") is not None
-
-
 @pytest.fixture
 def packer_binary() -> Iterator[str]:
     """The real packer; skipped where it is missing, except in CI where it must be present."""
@@ -82,22 +66,6 @@ def packer_binary() -> Iterator[str]:
             pytest.fail("packer is required here (BAKERY_REQUIRE_PACKER=1); run `make packer`")
         pytest.skip("packer not installed; `make packer` installs it")
     yield "packer"
-
-
-def run_bakery(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the bakery command line in local mode, the way a user does."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "BAKERY_LOCAL": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "bakery", *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check:
-        assert done.returncode == 0, done.stdout + done.stderr
-    return done
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from bakery.aws.facts import SourceInfo
 from bakery.aws.images import find_images, snapshot_ids, tag_resources, tags_of, wait_available
 from bakery.aws.session import Gateway
 from bakery.aws.sources import resolve_external
 from bakery.config.recipe import Source
 from bakery.config.tags import REVOKED_TAG
-from bakery.lineage.records import SourceInfo
 
 
 class BuildImages(Protocol):

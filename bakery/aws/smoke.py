@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bakery.aws.facts import CommandResult
 from bakery.aws.session import AwsError, Gateway, calling
 from bakery.config.project import SmokeTestSettings
-from bakery.lineage.records import CommandResult
 
 BUILD_TAG = "bakery:build-id"
 PURPOSE_TAG = "bakery:purpose"

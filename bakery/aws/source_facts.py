@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from bakery.aws.facts import SourceInfo
 from bakery.aws.images import Image
 from bakery.aws.session import AwsError, Gateway, calling
 from bakery.config.recipe import Recipe
-from bakery.lineage.records import SourceInfo
 
 SSM_BATCH = 10  # the most names one GetParameters takes
 FILTER_VALUES = 200  # the most values one EC2 filter takes

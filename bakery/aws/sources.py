@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bakery.aws.facts import SourceInfo
 from bakery.aws.images import Image, describe_image, find_images
 from bakery.aws.session import AwsError, Gateway, calling
 from bakery.config.recipe import Source
 from bakery.errors import BakeryError
-from bakery.lineage.records import SourceInfo
 
 
 class UntrustedSourceError(BakeryError):

@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from bakery.aws.images import snapshot_ids, tags_of
-from bakery.aws.session import AwsError, Gateway, calling
-from bakery.config.tags import MANAGED_TAG
-from bakery.lifecycle.prune_plan import (
+from bakery.aws.facts import (
     PUBLIC,
-    RECIPE_TAG,
     ImageFacts,
     InstanceUse,
-    PrunePlan,
-    RetentionSource,
     TemplateUse,
     UsageFacts,
     parse_build_date,
-    plan_prune,
 )
+from bakery.aws.images import snapshot_ids, tags_of
+from bakery.aws.session import AwsError, Gateway, calling
+from bakery.config.tags import MANAGED_TAG, RECIPE_TAG
 
 CHANNEL_PATH = "/bakery/"
 RESOLVE_SSM = "resolve:ssm:"
@@ -65,14 +60,29 @@ class _Counted:
                 yield page
 
 
+# Given a region's images and the usage known so far, the AMI ids that would still be deleted.
+# Facts only ever add protections, so a plan on what is known so far is a superset of the final
+# deletions: instances and launch permissions are read for those images only.
+Candidates = Callable[[Sequence[ImageFacts], UsageFacts], Sequence[str]]
+
+
+class Deletion(Protocol):
+    """An image to deregister with its snapshots (a prune decision to delete)."""
+
+    @property
+    def region(self) -> str: ...
+    @property
+    def ami_id(self) -> str: ...
+    @property
+    def snapshot_ids(self) -> tuple[str, ...]: ...
+
+
 def gather(
     gateway: Gateway,
     regions: Iterable[str],
-    retention_for: RetentionSource,
-    now: datetime,
+    candidates: Candidates,
     *,
     recipes: set[str] | None = None,
-    include_shared: bool = False,
     workers: int = 8,
 ) -> Gathered:
     """Gather the image and usage facts of `regions` in parallel, counting calls per region."""
@@ -80,7 +90,7 @@ def gather(
     ordered = sorted(set(regions))
 
     def one(region: str) -> tuple[list[ImageFacts], UsageFacts, dict[str, int]]:
-        return _gather_region(gateway, region, account, retention_for, now, recipes, include_shared)
+        return _gather_region(gateway, region, account, candidates, recipes)
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(ordered)))) as pool:
         results = list(pool.map(one, ordered))
@@ -95,10 +105,8 @@ def _gather_region(
     gateway: Gateway,
     region: str,
     account: str,
-    retention_for: RetentionSource,
-    now: datetime,
+    candidates: Candidates,
     recipes: set[str] | None,
-    include_shared: bool,
 ) -> tuple[list[ImageFacts], UsageFacts, dict[str, int]]:
     calls: Counter[str] = Counter()
     ec2 = _Counted(gateway.client("ec2", region), "ec2", region, calls)
@@ -111,16 +119,6 @@ def _gather_region(
         launch_configurations=_launch_configurations(autoscaling),
         channels=_channels(ssm),
     )
-
-    def candidates(images: list[ImageFacts], usage: UsageFacts) -> list[str]:
-        # Facts only ever add protections, so a plan on what is known so far is a superset of
-        # the final deletions: instances and launch permissions are read for those images only.
-        plan = plan_prune(
-            images, {region: usage}, retention_for, now,
-            include_shared=include_shared, recipes=recipes,
-        )  # fmt: skip
-        return [decision.ami_id for decision in plan.to_delete]
-
     usage = replace(usage, instances=_instances(ec2, candidates(images, usage)))
     shared = {ami: _launch_permissions(ec2, ami) for ami in candidates(images, usage)}
     images = [
@@ -264,10 +262,10 @@ def _launch_permissions(ec2: _Counted, ami_id: str) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def apply_prune(gateway: Gateway, plan: PrunePlan, *, workers: int = 8) -> list[str]:
-    """Deregister the planned images, then delete their snapshots; return the problems."""
+def apply_prune(gateway: Gateway, deletions: Iterable[Deletion], *, workers: int = 8) -> list[str]:
+    """Deregister the images, then delete their snapshots; return the problems."""
     by_region: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
-    for decision in plan.to_delete:
+    for decision in deletions:
         by_region[decision.region].append((decision.ami_id, decision.snapshot_ids))
 
     def one(region: str) -> list[str]:

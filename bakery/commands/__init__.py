@@ -1,4 +1,11 @@
-"""One module per command; each has `run(args) -> int`. Imported only when its command runs."""
+"""One thin module per command: arguments -> one use-case call -> print. Each has
+`run(args) -> int` and is imported only when its command runs, so `bakery --help` stays fast. No
+command imports another; what several share (opening the project, the AWS settings, the store,
+printing JSON) lives here.
+
+May import: bakery.schedule, bakery.lifecycle, bakery.bake, bakery.lineage, bakery.aws,
+bakery.local, bakery.packer, bakery.render, bakery.ui, bakery.config, bakery.errors.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ from bakery.errors import BakeryError
 if TYPE_CHECKING:
     from bakery.aws.session import AwsSettings, Gateway
     from bakery.config.catalog import Catalog
+    from bakery.lineage.records import Promotion
     from bakery.lineage.store import LineageStore
 
 
@@ -65,29 +73,6 @@ def gateway_of(args: argparse.Namespace, project: Project) -> Gateway:
     return Gateway(aws_settings(args, project))
 
 
-def packer_env(settings: AwsSettings) -> dict[str, str]:
-    """Environment for Packer: dummy credentials in local mode, the profile otherwise."""
-    from bakery.packer.binary import build_environment
-
-    extra = {"AWS_DEFAULT_REGION": settings.region, "AWS_REGION": settings.region}
-    if settings.local:  # the same dummy credentials boto3 gets
-        keys = settings.credentials
-        extra |= {
-            "AWS_ACCESS_KEY_ID": keys["aws_access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": keys["aws_secret_access_key"],
-        }
-    elif settings.profile:
-        extra["AWS_PROFILE"] = settings.profile
-    env = build_environment(extra)
-    if settings.local:  # never let a real profile or session reach the emulator's builds
-        from bakery.local.launcher import loopback_proxy_bypass
-
-        env.pop("AWS_PROFILE", None)
-        env.pop("AWS_SESSION_TOKEN", None)
-        env.update(loopback_proxy_bypass(env))
-    return env
-
-
 def store_of(project: Project, args: argparse.Namespace | None = None) -> LineageStore:
     """Open the project's lineage store; a DynamoDB store goes through local mode too."""
     from bakery.lineage.store import open_store
@@ -113,3 +98,15 @@ def project_regions(catalog: Catalog, store: LineageStore | None = None) -> list
     if store is not None:
         regions.update(image.region for record in store.builds() for image in record.images)
     return sorted(regions)
+
+
+def print_promotion(promotion: Promotion, as_json: bool) -> None:
+    """Print where a channel points now (promote, rollback), as a line or as JSON."""
+    if as_json:
+        from dataclasses import asdict
+
+        print_json(asdict(promotion))
+        return
+    images = " ".join(f"{i.region}:{i.ami_id}" for i in promotion.images)
+    before = f" (was {promotion.previous_build_id})" if promotion.previous_build_id else ""
+    print(f"{promotion.recipe} channel {promotion.channel} → {promotion.build_id} {images}{before}")

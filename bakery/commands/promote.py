@@ -1,12 +1,10 @@
-"""`bakery promote REF --channel NAME` and `bakery rollback NAME --channel NAME`."""
+"""`bakery promote REF --channel NAME`: point a channel at a build's images."""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 
-from bakery.commands import gateway_of, print_json, project_of, store_of
-from bakery.lineage.records import Promotion
+from bakery.commands import gateway_of, print_promotion, project_of, store_of
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,14 +23,5 @@ def run(args: argparse.Namespace) -> int:
             args.channel,
             lambda account: gateway.assume(account, project.role_arns),
         )
-    report(promotion, args.json)
+    print_promotion(promotion, args.json)
     return 0
-
-
-def report(promotion: Promotion, as_json: bool) -> None:
-    if as_json:
-        print_json(asdict(promotion))
-        return
-    images = " ".join(f"{i.region}:{i.ami_id}" for i in promotion.images)
-    before = f" (was {promotion.previous_build_id})" if promotion.previous_build_id else ""
-    print(f"{promotion.recipe} channel {promotion.channel} → {promotion.build_id} {images}{before}")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bakery.commands import gateway_of, project_of, store_of
-from bakery.commands.promote import report
+from bakery.commands import gateway_of, print_promotion, project_of, store_of
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,5 +22,5 @@ def run(args: argparse.Namespace) -> int:
             store.get,
             lambda account: gateway.assume(account, project.role_arns),
         )
-    report(promotion, args.json)
+    print_promotion(promotion, args.json)
     return 0

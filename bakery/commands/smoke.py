@@ -13,10 +13,9 @@ from types import FrameType
 
 from bakery.commands import gateway_of, print_json, project_of, store_of
 from bakery.config.catalog import load_catalog
+from bakery.errors import EXIT_CANCELLED
 from bakery.lifecycle.smoke import SmokeTestError, resolve_image_ref, smoke_test
 from bakery.lineage.records import SmokeTest
-
-EXIT_CANCELLED = 130
 
 
 def run(args: argparse.Namespace) -> int:

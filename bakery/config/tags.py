@@ -11,7 +11,7 @@ V = TypeVar("V")
 
 # Tags whose values are known only when a build runs, and the build variable that carries each.
 BUILD_TAG_VARIABLES: Mapping[str, str] = {
-    "bakery:build-date": "build_date",
+    "bakery:build-date": "build_date",  # BUILD_DATE_TAG
     "bakery:build-id": "build_id",
     "bakery:source-ami": "source_ami",
     "bakery:input-hash": "input_hash",
@@ -19,6 +19,8 @@ BUILD_TAG_VARIABLES: Mapping[str, str] = {
     "bakery:source": "source_ref",
 }
 MANAGED_TAG = "bakery:managed"
+RECIPE_TAG = "bakery:recipe"
+BUILD_DATE_TAG = "bakery:build-date"
 MODE_TAG = "bakery:mode"
 REVOKED_TAG = "bakery:revoked"  # its value is the reason
 RESERVED_PREFIXES = ("aws:", "bakery:")
@@ -41,7 +43,7 @@ def image_tags(
     tags: dict[str, str | V] = {
         "Name": ami_name,
         MANAGED_TAG: "true",
-        "bakery:recipe": recipe.name,
+        RECIPE_TAG: recipe.name,
         "bakery:version": recipe.version,
         "bakery:layer": recipe.layer,
     }
@@ -63,5 +65,5 @@ def run_tags(recipe: Recipe, build_id: V) -> dict[str, str | V]:
     return {
         "Name": f"bakery-builder {recipe.name} {recipe.version}",
         "bakery:build-id": build_id,
-        "bakery:recipe": recipe.name,
+        RECIPE_TAG: recipe.name,
     }

@@ -3,60 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from bakery.aws.facts import PUBLIC, ImageFacts, UsageFacts
 from bakery.config.project import Retention
-from bakery.config.tags import MANAGED_TAG, REVOKED_TAG
+from bakery.config.tags import BUILD_DATE_TAG, MANAGED_TAG, RECIPE_TAG
 
-BUILD_DATE_TAG = "bakery:build-date"
-RECIPE_TAG = "bakery:recipe"
-PUBLIC = "all"  # in ImageFacts.shared_with: the image is public
 SHOWN_USES = 3  # uses of one kind named per image; the rest are counted
-
-
-@dataclass(frozen=True)
-class ImageFacts:
-    """One image as listed in one region."""
-
-    region: str
-    ami_id: str
-    recipe: str | None
-    managed: bool
-    owner_id: str
-    own_account: bool
-    build_date: datetime | None  # bakery:build-date, else CreationDate; None when neither
-    snapshot_ids: tuple[str, ...] = ()
-    shared_with: tuple[str, ...] = ()  # account ids, organization ARNs, PUBLIC
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def revoked(self) -> bool:
-        return REVOKED_TAG in self.tags
-
-
-@dataclass(frozen=True)
-class InstanceUse:
-    instance_id: str
-    state: str
-
-
-@dataclass(frozen=True)
-class TemplateUse:
-    template_id: str
-    version: int
-    parameter: str | None = None  # the resolve:ssm: reference the version names, if any
-
-
-@dataclass(frozen=True)
-class UsageFacts:
-    """What uses images in one region, keyed by AMI id."""
-
-    region: str
-    instances: Mapping[str, tuple[InstanceUse, ...]] = field(default_factory=dict)
-    launch_templates: Mapping[str, tuple[TemplateUse, ...]] = field(default_factory=dict)
-    launch_configurations: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    channels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # parameter names
 
 
 @dataclass(frozen=True)
@@ -88,17 +42,6 @@ class PrunePlan:
 
 
 RetentionSource = Callable[[str], Retention] | Mapping[str, Retention]
-
-
-def parse_build_date(tags: Mapping[str, str], creation_date: str | None) -> datetime | None:
-    """Return the image's build date: its bakery:build-date tag, else its CreationDate (UTC)."""
-    for text in (tags.get(BUILD_DATE_TAG), creation_date):
-        if text:
-            try:
-                return _utc(datetime.fromisoformat(text))
-            except ValueError:
-                continue
-    return None
 
 
 def plan_prune(

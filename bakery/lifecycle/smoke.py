@@ -7,19 +7,13 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from bakery.aws.facts import CommandResult
 from bakery.aws.session import Gateway
 from bakery.config.project import SmokeTestSettings
 from bakery.config.recipe import Recipe, parse_duration
 from bakery.errors import BakeryError
 from bakery.lifecycle.refs import resolve_image_ref
-from bakery.lineage.records import (
-    BuildRecord,
-    CommandResult,
-    RegionImage,
-    SmokeTest,
-    Status,
-    iso_utc,
-)
+from bakery.lineage.records import BuildRecord, RegionImage, SmokeTest, Status, iso_utc
 from bakery.lineage.store import LineageStore
 
 __all__ = ["SmokeTestError", "passed", "refusal", "resolve_image_ref", "smoke_test"]

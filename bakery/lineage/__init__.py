@@ -1,1 +1,7 @@
-"""The lineage store: every build, its images and where they came from."""
+"""The lineage store: frozen build records and what the store keeps about promotions, smoke tests
+and shares (`records`); the `LineageStore` protocol (`store`) with its SQLite (`sqlite/`) and
+DynamoDB (`dynamodb/`) implementations; queries over ancestry, provenance, migration between
+stores, and recreating the store from image tags (`tag_import`).
+
+May import: bakery.aws, bakery.ui, bakery.config, bakery.errors.
+"""

@@ -6,8 +6,9 @@ import json
 from datetime import datetime
 from typing import Any
 
+from bakery.aws.facts import SourceInfo
 from bakery.errors import BakeryError
-from bakery.lineage.records import BuildRecord, SourceInfo, Status
+from bakery.lineage.records import BuildRecord, Status
 from bakery.lineage.store import LineageStore
 from bakery.ui.diagram import draw
 

@@ -1,4 +1,8 @@
-"""Frozen build records: what the lineage store keeps about every build."""
+"""Frozen build records: what the lineage store keeps about every build.
+
+`SourceInfo` and `CommandResult` are facts the AWS gateway reports (`bakery.aws.facts`); a
+record holds them as they were reported.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+
+from bakery.aws.facts import CommandResult, SourceInfo
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -32,18 +38,6 @@ def new_build_id(now: float | None = None) -> str:
     millis = int((time.time() if now is None else now) * 1000)
     value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    """Where a build started: the source as written and what it resolved to."""
-
-    kind: str  # ssm_parameter | ami | filter | recipe
-    reference: str  # parameter name, AMI id, name pattern, or recipe name
-    resolved_ami: str
-    ssm_version: int | None = None
-    owner: str | None = None
-    product_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,14 +102,6 @@ class Promotion:
     previous_build_id: str | None = None
     action: str = "promote"  # promote | rollback | revoke
     note: str = ""
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    command: str
-    status: str  # Success, Failed, TimedOut, Cancelled, ...
-    exit_code: int | None
-    output: str = ""
 
 
 @dataclass(frozen=True)

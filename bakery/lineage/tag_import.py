@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bakery.aws.facts import SourceInfo
 from bakery.aws.images import Image, find_images, snapshot_ids, tags_of
 from bakery.aws.session import Gateway
 from bakery.config.tags import MANAGED_TAG
-from bakery.lineage.records import BuildRecord, RegionImage, SourceInfo, Status
+from bakery.lineage.records import BuildRecord, RegionImage, Status
 from bakery.lineage.store import LineageStore
 
 

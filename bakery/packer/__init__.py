@@ -1,1 +1,6 @@
-"""TODO"""
+"""Packer, the outside program: finding its version and dialect, `fmt -check`, `validate`, and
+`build` as a process tree bakery can always stop (`binary`); the pure parser of its
+machine-readable output and manifest (`output`). Nothing else runs `packer`.
+
+May import: bakery.render, bakery.config, bakery.errors.
+"""

@@ -6,9 +6,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bakery.aws.facts import SourceInfo
 from bakery.config.graph import RecipeGraph
 from bakery.config.recipe import Recipe
-from bakery.lineage.records import BuildRecord, SourceInfo
+from bakery.lineage.records import BuildRecord
 from bakery.render.input_hash import input_hash
 
 NEVER_BUILT = "never built"

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
-from bakery.lineage.records import BuildRecord, RegionImage, SourceInfo, Status
+from bakery.aws.facts import SourceInfo
+from bakery.lineage.records import BuildRecord, RegionImage, Status
 
 Item = dict[str, dict[str, Any]]  # attribute name -> DynamoDB attribute value ({"S": ...})
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from bakery.aws.facts import CommandResult
 from bakery.lineage.dynamodb import items
 from bakery.lineage.dynamodb.table import Table
-from bakery.lineage.records import CommandResult, Promotion, RegionImage, Share, SmokeTest
+from bakery.lineage.records import Promotion, RegionImage, Share, SmokeTest
 
 _COUNTER = items.key("COUNTER", "SEQ")
 

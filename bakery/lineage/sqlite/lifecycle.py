@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
-from bakery.lineage.records import CommandResult, Promotion, RegionImage, Share, SmokeTest
+from bakery.aws.facts import CommandResult
+from bakery.lineage.records import Promotion, RegionImage, Share, SmokeTest
 
 MIGRATION: tuple[str, ...] = (
     """CREATE TABLE promotions (

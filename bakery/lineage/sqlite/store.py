@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
+from bakery.aws.facts import SourceInfo
 from bakery.errors import BakeryError
-from bakery.lineage.records import BuildRecord, RegionImage, SourceInfo, Status
+from bakery.lineage.records import BuildRecord, RegionImage, Status
 from bakery.lineage.sqlite import leases, lifecycle
 
 BUSY_TIMEOUT_MS = 30_000

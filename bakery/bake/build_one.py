@@ -1,0 +1,262 @@
+"""Build one recipe: record it, run Packer (retrying transient failures), tag and record it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from bakery.aws.facts import SourceInfo
+from bakery.bake.bake_plan import PlannedRecipe
+from bakery.bake.context import BakeContext
+from bakery.config.recipe import Recipe
+from bakery.config.tags import image_tags
+from bakery.errors import BakeryError
+from bakery.lineage.records import BuildRecord, RegionImage, Status, iso_utc, new_build_id
+from bakery.packer import binary as packer
+from bakery.packer.output import OutputState, classify_failure, cross_check, read_manifest
+from bakery.render.build_folder import ami_name, write
+from bakery.render.input_hash import input_hash, sha256_hex
+
+SOURCE_TAG_MAX = 256
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one recipe ended in this run."""
+
+    recipe: str
+    version: str
+    result: str  # succeeded, failed, cancelled, skipped, up to date, blocked
+    images: Mapping[str, str] = field(default_factory=dict)  # region → AMI id
+    seconds: float = 0.0
+    build_id: str | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.result in ("succeeded", "up to date")
+
+
+class TransientBuildError(BakeryError):
+    """A build failed for a reason worth another attempt (throttling, capacity, timeouts)."""
+
+
+class CancelledBuild(BakeryError):
+    """The build was stopped by Ctrl-C or its timeout."""
+
+
+def build_recipe(
+    ctx: BakeContext,
+    recipe: Recipe,
+    item: PlannedRecipe,
+    source: SourceInfo,
+    parent_build: str | None,
+) -> Outcome:
+    started = time.monotonic()
+    now = ctx.clock()
+    build_id = new_build_id(now.timestamp())
+    folder = ctx.root / ".bakery" / "builds" / build_id
+    template = write(item.rendered, folder)
+    log_path = ctx.root / ".bakery" / "logs" / f"{build_id}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    record = BuildRecord(
+        build_id=build_id,
+        recipe=recipe.name,
+        version=recipe.version,
+        layer=recipe.layer,
+        status=Status.RUNNING,
+        started_at=iso_utc(now),
+        input_hash=input_hash(item.rendered.digest, source.resolved_ami),
+        source=source,
+        region=recipe.region,
+        parent_build_id=parent_build,
+        packer_version=ctx.packer_version,
+        git_commit=ctx.git.commit,
+        git_dirty=ctx.git.dirty,
+        template_sha256=item.rendered.template_sha256,
+        log_path=str(log_path.relative_to(ctx.root)),
+        pid=os.getpid(),
+        host=socket.gethostname(),
+    )
+    _write_inputs(ctx, recipe, folder)
+    ctx.store.start(record)
+    ctx.progress.started(recipe.name, f"{build_id} from {source.resolved_ami}")
+    images: list[RegionImage] = []
+    try:
+        artifacts = _run_packer(ctx, recipe, record, template, log_path, now)
+        images = _finish_images(ctx, recipe, record, artifacts, now)
+    except CancelledBuild as error:
+        return _close(ctx, record, Status.CANCELLED, str(error), images, started)
+    except BakeryError as error:
+        return _close(ctx, record, Status.FAILED, str(error), images, started)
+    except Exception as error:  # a bug must not leave the record running
+        return _close(ctx, record, Status.FAILED, f"internal error: {error!r}", images, started)
+    return _close(ctx, record, Status.SUCCEEDED, None, images, started)
+
+
+def _close(
+    ctx: BakeContext,
+    record: BuildRecord,
+    status: Status,
+    error: str | None,
+    images: Sequence[RegionImage],
+    started: float,
+) -> Outcome:
+    ctx.store.finish(
+        record.finished(status, iso_utc(ctx.clock()), error=error, images=tuple(images))
+    )
+    ctx.progress.finished(record.recipe, status.value + (f": {error}" if error else ""))
+    return Outcome(
+        record.recipe,
+        record.version,
+        status.value,
+        {image.region: image.ami_id for image in images},
+        time.monotonic() - started,
+        record.build_id,
+        error or "",
+    )
+
+
+def _run_packer(
+    ctx: BakeContext,
+    recipe: Recipe,
+    record: BuildRecord,
+    template: Path,
+    log_path: Path,
+    now: datetime,
+) -> dict[str, str]:
+    from tenacity import (
+        Retrying,
+        retry_if_exception_type,
+        stop_after_attempt,
+        wait_exponential_jitter,
+    )
+
+    settings = ctx.catalog.project.bake
+    variables = {
+        "source_ami": record.source.resolved_ami,
+        "build_id": record.build_id,
+        "build_timestamp": now.strftime("%Y%m%d%H%M%S"),
+        "build_date": iso_utc(now),
+        "input_hash": record.input_hash,
+        "git_commit": ctx.git.commit or "unknown",
+        "source_ref": f"{record.source.kind}:{record.source.reference}"[:SOURCE_TAG_MAX],
+        "manifest_path": str(template.parent / "manifest.json"),
+    }
+    if ctx.local:
+        assert ctx.endpoint_url is not None
+        variables["endpoint_url"] = ctx.endpoint_url
+    attempts = Retrying(
+        retry=retry_if_exception_type(TransientBuildError),
+        stop=stop_after_attempt(settings.attempts),
+        # Exponential backoff from retry_delay, with up to as much again of random jitter.
+        wait=wait_exponential_jitter(
+            multiplier=settings.retry_delay_seconds,
+            max=settings.retry_delay_seconds * 8,
+            jitter=settings.retry_delay_seconds,
+        ),
+        reraise=True,
+    )
+    with log_path.open("a", encoding="utf-8") as log:
+        for attempt in attempts:
+            with attempt:
+                number = attempt.retry_state.attempt_number
+                if number > 1:
+                    ctx.progress.step(recipe.name, f"attempt {number} of {settings.attempts}")
+                    log.write(f"# bakery: attempt {number} of {settings.attempts}\n")
+                return _packer_once(ctx, recipe, record, template, variables, log)
+    raise AssertionError("unreachable")
+
+
+def _packer_once(
+    ctx: BakeContext,
+    recipe: Recipe,
+    record: BuildRecord,
+    template: Path,
+    variables: Mapping[str, str],
+    log: TextIO,
+) -> dict[str, str]:
+    state = OutputState()
+
+    def on_line(line: str) -> None:
+        log.write(line + "\n")
+        state.feed(line)
+        ctx.progress.step(recipe.name, state.step)
+
+    manifest = template.parent / "manifest.json"
+    manifest.unlink(missing_ok=True)
+    run = packer.build(
+        ctx.catalog.project.packer_binary,
+        template,
+        variables,
+        env=ctx.packer_env,
+        on_line=on_line,
+        cancel=ctx.cancel,
+        timeout=recipe.build.timeout_seconds,
+        grace=ctx.catalog.project.bake.cancel_grace_seconds,
+    )
+    if run.cancelled:
+        raise CancelledBuild("cancelled; Packer was asked to clean up its instance")
+    if run.timed_out:
+        raise BakeryError(
+            f"timed out after {recipe.build.timeout}; Packer was asked to clean up its instance "
+            f"(log: {record.log_path})"
+        )
+    if run.returncode != 0:
+        reason = "; ".join(state.errors[-3:]) or f"packer exited with {run.returncode}"
+        if classify_failure("\n".join(state.errors)) == "transient":
+            raise TransientBuildError(reason)
+        raise BakeryError(f"packer build failed: {reason} (log: {record.log_path})")
+    entry = read_manifest(manifest)
+    mismatch = cross_check(entry.amis, state.amis) + state.problems
+    if mismatch:
+        raise BakeryError(f"Packer's manifest and output disagree: {'; '.join(mismatch)}")
+    return dict(entry.amis)
+
+
+def _finish_images(
+    ctx: BakeContext,
+    recipe: Recipe,
+    record: BuildRecord,
+    artifacts: Mapping[str, str],
+    now: datetime,
+) -> list[RegionImage]:
+    """Wait for every image, then tag it and its snapshots: Packer's copies can lose tags."""
+    values = {
+        "build_date": iso_utc(now),
+        "build_id": record.build_id,
+        "source_ami": record.source.resolved_ami,
+        "input_hash": record.input_hash,
+        "git_commit": ctx.git.commit or "unknown",
+        "source_ref": f"{record.source.kind}:{record.source.reference}"[:SOURCE_TAG_MAX],
+    }
+    tags = image_tags(
+        recipe,
+        ctx.catalog.project.tags,
+        values,
+        ami_name(recipe, now.strftime("%Y%m%d%H%M%S")),
+        local=ctx.local,
+    )
+    images: list[RegionImage] = []
+    for region, ami in sorted(artifacts.items()):
+        images.append(RegionImage(region, ami))  # recorded even if what follows fails
+        ctx.progress.step(recipe.name, f"checking and tagging {ami} in {region}")
+        images[-1] = RegionImage(region, ami, ctx.images.settle(region, ami, tags))
+    return images
+
+
+def _write_inputs(ctx: BakeContext, recipe: Recipe, folder: Path) -> None:
+    """Keep the sha256 of each file the build used, for provenance."""
+    import json
+
+    files = {
+        path: sha256_hex((ctx.root / path).read_bytes())
+        for path in (recipe.file, *recipe.used_files)
+    }
+    (folder / "inputs.json").write_text(json.dumps({"files": files}, indent=2, sort_keys=True))

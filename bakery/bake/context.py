@@ -1,0 +1,107 @@
+"""What a bake needs from outside (`BakeContext`), made once per run from the AWS settings."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bakery.aws.build_images import AwsBuildImages, BuildImages
+from bakery.aws.session import AwsSettings, Gateway
+from bakery.bake.leases import new_holder
+from bakery.config.catalog import Catalog
+from bakery.config.git import GitState, git_state
+from bakery.lineage.records import BuildRecord, iso_utc, new_build_id
+from bakery.lineage.store import LineageStore
+from bakery.packer import binary as packer
+from bakery.render.build_folder import TemplateDialect
+from bakery.ui.progress import Progress
+
+
+@dataclass(frozen=True)
+class BakeContext:
+    """Everything a bake needs from outside, made by the command."""
+
+    catalog: Catalog
+    images: BuildImages
+    store: LineageStore
+    progress: Progress
+    dialect: TemplateDialect
+    packer_version: str
+    git: GitState
+    local: bool = False
+    endpoint_url: str | None = None
+    packer_env: Mapping[str, str] = field(default_factory=dict)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    holder: str = field(default_factory=new_holder)  # this runner, for leases
+    started_id: str = field(default_factory=new_build_id)  # later builds are of this run's time
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    @property
+    def root(self) -> Path:
+        return self.catalog.project.root
+
+
+def make_context(
+    catalog: Catalog, settings: AwsSettings, store: LineageStore, progress: Progress
+) -> BakeContext:
+    """Make what a bake needs; builds left running by a dead process become abandoned."""
+    project = catalog.project
+    found = packer.version(project.packer_binary)
+    dialect = packer.dialect_of(found) if project.dialect == "auto" else project.dialect
+    for record in store.mark_abandoned(_alive, iso_utc()):
+        progress.note(
+            f"{record.recipe}: build {record.build_id} was left running by a "
+            "process that is gone; marked abandoned"
+        )
+    return BakeContext(
+        catalog=catalog,
+        images=AwsBuildImages(Gateway(settings)),
+        store=store,
+        progress=progress,
+        dialect=dialect,
+        packer_version=".".join(map(str, found)),
+        git=git_state(project.root),
+        local=settings.local,
+        endpoint_url=settings.endpoint_url,
+        packer_env=packer_env(settings),
+    )
+
+
+def packer_env(settings: AwsSettings) -> dict[str, str]:
+    """Environment for Packer: dummy credentials in local mode, the profile otherwise."""
+    from bakery.packer.binary import build_environment
+
+    extra = {"AWS_DEFAULT_REGION": settings.region, "AWS_REGION": settings.region}
+    if settings.local:  # the same dummy credentials boto3 gets
+        keys = settings.credentials
+        extra |= {
+            "AWS_ACCESS_KEY_ID": keys["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": keys["aws_secret_access_key"],
+        }
+    elif settings.profile:
+        extra["AWS_PROFILE"] = settings.profile
+    env = build_environment(extra)
+    if settings.local:  # never let a real profile or session reach the emulator's builds
+        from bakery.local.launcher import loopback_proxy_bypass
+
+        env.pop("AWS_PROFILE", None)
+        env.pop("AWS_SESSION_TOKEN", None)
+        env.update(loopback_proxy_bypass(env))
+    return env
+
+
+def _alive(record: BuildRecord) -> bool:
+    if record.host != socket.gethostname() or record.pid is None:
+        return True  # another machine's build: not ours to judge
+    try:
+        os.kill(record.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,141 @@
+"""Carry out a bake plan: run the tree of builds, each under its recipe's lease; forward Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from bakery.aws.facts import SourceInfo
+from bakery.bake.bake_plan import PlannedRecipe
+from bakery.bake.build_one import Outcome, build_recipe
+from bakery.bake.context import BakeContext
+from bakery.bake.decisions import Action
+from bakery.bake.leases import holding
+from bakery.bake.scheduler import run_tree
+from bakery.config.recipe import Recipe
+from bakery.render.input_hash import input_hash
+from bakery.ui.progress import Progress
+
+
+def run_builds(ctx: BakeContext, planned: Sequence[PlannedRecipe], jobs: int) -> list[Outcome]:
+    """Execute a plan; Ctrl-C asks running builds to clean up instead of killing them."""
+    restore = _forward_interrupts(ctx.cancel, ctx.progress)
+    try:
+        return execute(ctx, planned, jobs)
+    finally:
+        restore()
+        ctx.progress.close()
+
+
+def execute(ctx: BakeContext, planned: Sequence[PlannedRecipe], jobs: int) -> list[Outcome]:
+    """Build what the plan says, children after their parents, up to `jobs` at once."""
+    by_name = {item.decision.recipe: item for item in planned}
+    recipes = ctx.catalog.recipes
+    outcomes: dict[str, Outcome] = {}
+
+    def work(name: str) -> Outcome:
+        item = by_name[name]
+        recipe = recipes[name]
+        if item.decision.action is Action.UP_TO_DATE:
+            assert item.facts is not None and item.facts.existing_ami is not None
+            outcome = _up_to_date(ctx, recipe, item.facts.existing_ami, item.decision.reason)
+        elif item.decision.action is Action.BLOCKED:
+            outcome = Outcome(name, recipe.version, "blocked", detail=item.decision.reason)
+        else:
+            outcome = _build_leased(ctx, recipe, item, outcomes.get(recipe.parent or ""))
+        outcomes[name] = outcome
+        return outcome
+
+    def skipped(name: str, reason: str) -> Outcome:
+        result = "cancelled" if ctx.cancel.is_set() else "skipped"
+        outcome = Outcome(name, recipes[name].version, result, detail=reason)
+        outcomes[name] = outcome
+        return outcome
+
+    order = [item.decision.recipe for item in planned]
+    parents = {name: recipes[name].parent for name in order}
+    # The longest chain below a recipe first: with fewer jobs than ready builds, the critical
+    # path is not kept waiting.
+    height: dict[str, int] = {}
+    for name in reversed(order):
+        below = [height[child] for child in order if parents[child] == name]
+        height[name] = 1 + max(below, default=0)
+    outcomes_in_order = run_tree(
+        order, parents, work, skipped, jobs=jobs, cancel=ctx.cancel, priority=height
+    )
+    return list(outcomes_in_order.values())
+
+
+def _up_to_date(ctx: BakeContext, recipe: Recipe, ami_id: str, detail: str) -> Outcome:
+    """Report an existing image (and the build's copies elsewhere) as this run's result."""
+    record = ctx.store.find_by_ami(ami_id)
+    images = {image.region: image.ami_id for image in record.images} if record else {}
+    images.setdefault(recipe.region, ami_id)
+    build_id = record.build_id if record else None
+    return Outcome(
+        recipe.name, recipe.version, "up to date", images, build_id=build_id, detail=detail
+    )
+
+
+def _build_leased(
+    ctx: BakeContext, recipe: Recipe, item: PlannedRecipe, parent: Outcome | None
+) -> Outcome:
+    """Build under the recipe's lease; a build another runner made meanwhile is used instead."""
+    if parent is not None and parent.ok and recipe.region in parent.images:
+        # built in this run, or by another runner while this one waited for its lease
+        source = SourceInfo("recipe", parent.recipe, parent.images[recipe.region])
+        parent_build = parent.build_id
+    else:
+        assert item.source is not None
+        source, parent_build = item.source, item.parent_build_id
+    ttl = ctx.catalog.project.bake.lease_ttl_seconds
+    with holding(
+        ctx.store, recipe.name, ctx.holder, ttl=ttl, cancel=ctx.cancel, note=ctx.progress.note
+    ) as ours:
+        if not ours:
+            return Outcome(
+                recipe.name,
+                recipe.version,
+                "cancelled",
+                detail="cancelled while another runner was building it",
+            )
+        forced = item.facts is not None and item.facts.existing_ami is not None
+        wanted = input_hash(item.rendered.digest, source.resolved_ami)
+        existing = (
+            None if forced else ctx.images.with_input_hash(recipe.name, recipe.region, wanted)
+        )
+        # Forced builds (--force, rebuild --stale) also use what another runner built after
+        # this run began from the same inputs, so two runs never build a recipe twice.
+        latest = ctx.store.latest_success(recipe.name, recipe.region)
+        fresh = latest.image_in(recipe.region) if latest is not None else None
+        if (
+            latest is not None
+            and fresh is not None
+            and latest.build_id > ctx.started_id
+            and latest.input_hash == wanted
+        ):
+            existing = fresh.ami_id
+        if existing is not None:
+            return _up_to_date(
+                ctx, recipe, existing, f"built meanwhile by another runner as {existing}"
+            )
+        return build_recipe(ctx, recipe, item, source, parent_build)
+
+
+def _forward_interrupts(cancel: threading.Event, progress: Progress) -> Callable[[], object]:
+    """On Ctrl-C, ask every running Packer to clean up instead of dying at once."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if not cancel.is_set():
+            cancel.set()
+            progress.note(
+                "interrupted: asking running builds to clean up (their instances, key pairs "
+                "and security groups); waiting for them"
+            )
+
+    previous = signal.signal(signal.SIGINT, handler)
+    return lambda: signal.signal(signal.SIGINT, previous)

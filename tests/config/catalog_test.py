@@ -1,0 +1,289 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bakery.config.catalog import load_catalog
+from bakery.config.project import load_project
+from bakery.errors import BakeryError, InvalidInputError
+from tests.support.project import BASE_RECIPE, ProjectFactory
+
+
+def problems_of(root: Path, only: list[Path] | None = None) -> list[str]:
+    with pytest.raises(InvalidInputError) as caught:
+        load_catalog(load_project(root), only or [])
+    return [str(problem) for problem in caught.value.problems]
+
+
+def app(extra: str, name: str = "app", source: str = "source: {recipe: base}") -> str:
+    return f"name: {name}\nlayer: app\nversion: 1.0.0\n{source}\n{extra}"
+
+
+# (what the app recipe adds, the one problem expected)
+SCENARIOS = [
+    (
+        "bogus: 1\n",
+        "recipes/app.yaml:5:1: bogus: unknown key; expected one of: build, "
+        "description, distribute, environment, hygiene, layer, licensing, max_age, name, "
+        "provision, retention, source, tags, tests, version",
+    ),
+    (
+        "build: {volume_size: big}\n",
+        "recipes/app.yaml:5:9: build.volume_size: must be an integer, not a string",
+    ),
+    (
+        "build: {timeout: soon}\n",
+        "recipes/app.yaml:5:9: build.timeout: 'soon' is not a duration (e.g. 30d, 90m, 1h30m, 45s)",
+    ),
+    (
+        "provision:\n  - script: ../scripts/missing.sh\n",
+        "recipes/app.yaml:6:5: provision[0].script: file not found: ../scripts/missing.sh",
+    ),
+    (
+        "provision:\n  - script: ../../outside.sh\n",
+        "recipes/app.yaml:6:5: provision[0].script: "
+        "path ../../outside.sh leaves the project folder; keep files inside it",
+    ),
+    (
+        "provision:\n  - script: /etc/hosts\n",
+        "recipes/app.yaml:6:5: provision[0].script: "
+        "absolute path /etc/hosts; write it relative to the recipe file",
+    ),
+    (
+        "provision:\n  - {script: a.sh, inline: [x]}\n",
+        "recipes/app.yaml:6:5: provision[0]: needs "
+        "exactly one of: script, inline, file (found script, inline)",
+    ),
+    (
+        "hygiene: {skip: true}\n",
+        'recipes/app.yaml:5:11: hygiene.skip: skip: true needs reason: "..." saying why',
+    ),
+    (
+        'tags: {"aws:cost": x}\n',
+        "recipes/app.yaml:5:8: tags.aws:cost: keys starting with 'aws:' are reserved; rename it",
+    ),
+    (
+        'tags: {"bakery:recipe": x}\n',
+        "recipes/app.yaml:5:8: tags.bakery:recipe: keys starting "
+        "with 'bakery:' are reserved; rename it",
+    ),
+    (
+        f"tags: {{k: {'v' * 257}}}\n",
+        "recipes/app.yaml:5:8: tags.k: is 257 characters long; at most 256 are allowed",
+    ),
+    (
+        "tags: {cost: 12}\n",
+        "recipes/app.yaml:5:8: tags.cost: must be a string, not an integer (quote it)",
+    ),
+    (
+        'description: "{{ env `AWS_SECRET_ACCESS_KEY` }}"\n',
+        "recipes/app.yaml:5:1: description: "
+        "contains '{{', which Packer would evaluate as a template; remove it",
+    ),
+    (
+        "distribute: {regions: [mars-1]}\n",
+        "recipes/app.yaml:5:24: distribute.regions[0]: "
+        "'mars-1' is not an AWS region (e.g. us-east-1)",
+    ),
+    (
+        "distribute: {regions: [us-east-1]}\n",
+        "recipes/app.yaml:5:24: distribute.regions[0]: "
+        "us-east-1 is the build region already; list only the regions to copy to",
+    ),
+    (
+        'distribute: {accounts: ["111122223333"]}\n',
+        "recipes/app.yaml:5:14: distribute.accounts: "
+        "an image encrypted with the default KMS key cannot be shared; set build.kms_key_id to a "
+        "customer managed key the accounts may use",
+    ),
+    (
+        "distribute: {regions: [us-west-2], kms_key_ids: {eu-west-1: alias/k}}\n",
+        "recipes/app.yaml:5:50: distribute.kms_key_ids.eu-west-1: eu-west-1 is not in "
+        "distribute.regions; add it there or drop its key",
+    ),
+    (
+        "environment: {1BAD: x}\n",
+        "recipes/app.yaml:5:15: environment.1BAD: '1BAD' is not a valid environment variable name",
+    ),
+    (
+        "provision:\n  - inline: ['export password=hunter22']\n",
+        "recipes/app.yaml:6:22: possible "
+        "secret: a password or token literal; remove it (fetch it at boot from SSM Parameter Store "
+        "or Secrets Manager) or end the line with '# bakery: allow-secret'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("extra", "expected"), SCENARIOS, ids=[s[1][17:60] for s in SCENARIOS])
+def test_invalid_recipe_reports_file_line_column_path_and_message(
+    make_project: ProjectFactory, extra: str, expected: str
+) -> None:
+    root = make_project({"recipes/base.yaml": BASE_RECIPE, "recipes/app.yaml": app(extra)})
+    assert problems_of(root) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "name: Bad_Name\nlayer: base\nversion: 1.0.0\nsource: {ami: ami-12345678}\n",
+            "recipes/app.yaml:1:1: name: 'Bad_Name' must be lowercase letters, digits and hyphens, "
+            "not starting with a hyphen",
+        ),
+        (
+            "name: x\nlayer: base\nversion: 1.0\nsource: {ami: ami-12345678}\n",
+            "recipes/app.yaml:3:1: version: must be a string, not a number (quote it)",
+        ),
+        (
+            "name: x\nlayer: base\nversion: v1\nsource: {ami: ami-12345678}\n",
+            "recipes/app.yaml:3:1: version: 'v1' is not a semantic version (MAJOR.MINOR.PATCH, "
+            "e.g. 1.2.3)",
+        ),
+        (
+            "name: x\nlayer: apps\nversion: 1.0.0\nsource: {ami: ami-12345678}\n",
+            "recipes/app.yaml:2:1: layer: 'apps' is not one of: base, hardening, app",
+        ),
+        (
+            "name: x\nlayer: base\nversion: 1.0.0\nsource: {ami: ami-1}\n",
+            "recipes/app.yaml:4:10: source.ami: 'ami-1' is not an AMI id (ami- followed by 8 or 17 "
+            "hex digits)",
+        ),
+        (
+            "name: x\nlayer: base\nversion: 1.0.0\nsource: {ami: ami-12345678, recipe: base}\n",
+            "recipes/app.yaml:4:1: source: needs exactly one of: ssm_parameter, ami, filter, "
+            "recipe (found ami, recipe)",
+        ),
+        (
+            "name: x\nlayer: base\nversion: 1.0.0\n",
+            "recipes/app.yaml:1:1: source: required key is missing",
+        ),
+        (
+            "name: x\nlayer: base\nversion: 1.0.0\nsource: {filter: {owners: ['123456789012'], "
+            "name: 'x-*'}}\n",
+            "recipes/app.yaml:4:28: source.filter.owners[0]: owner 123456789012 is not in "
+            "trusted_owners of bakery.yaml; add it there if you trust its images",
+        ),
+        (
+            "name: x\nlayer: app\nversion: 1.0.0\nsource: {recipe: bse}\n",
+            "recipes/app.yaml:4:10: source.recipe: unknown recipe bse; did you mean base?",
+        ),
+        (
+            "name: base\nlayer: app\nversion: 1.0.0\nsource: {ami: ami-12345678}\n",
+            "recipes/base.yaml:1:1: name: duplicate recipe name base (also in recipes/app.yaml); "
+            "names must be unique",
+        ),
+        (
+            "name: x\nlayer: base\nversion: [1\n",
+            "recipes/app.yaml:4:1: YAML syntax error: expected ',' or ']', but got '<stream end>'",
+        ),
+        (
+            "name: x\nlayer: base\nversion: 1.0.0\nsource: {ami: ami-12345678}\nname: y\n",
+            "recipes/app.yaml:5:1: name: duplicate key (first at line 1); remove one",
+        ),
+        ("", "recipes/app.yaml:1:1: empty recipe; see docs/recipes.md"),
+    ],
+)
+def test_recipe_level_problems(make_project: ProjectFactory, text: str, expected: str) -> None:
+    root = make_project({"recipes/base.yaml": BASE_RECIPE, "recipes/app.yaml": text})
+    assert problems_of(root) == [expected]
+
+
+def test_all_problems_of_a_run_are_reported_together(make_project: ProjectFactory) -> None:
+    root = make_project(
+        {
+            "recipes/base.yaml": BASE_RECIPE,
+            "recipes/a.yaml": app("bogus: 1\n", name="a"),
+            "recipes/b.yaml": app("hygiene: {skip: true}\n", name="b"),
+        }
+    )
+    found = problems_of(root)
+    assert [line.split(":")[0] for line in found] == ["recipes/a.yaml", "recipes/b.yaml"]
+
+
+def test_cycle_is_reported_with_the_whole_chain(make_project: ProjectFactory) -> None:
+    root = make_project(
+        {
+            "recipes/a.yaml": app("", name="a", source="source: {recipe: b}"),
+            "recipes/b.yaml": app("", name="b", source="source: {recipe: c}"),
+            "recipes/c.yaml": app("", name="c", source="source: {recipe: a}"),
+        }
+    )
+    found = problems_of(root)
+    assert len(found) == 3
+    assert all("cycle in the recipe graph: a → b → c → a" in line for line in found)
+    assert found[0].startswith("recipes/a.yaml:4:10: source.recipe: ")
+
+
+def test_tag_budget_counts_bakery_and_project_tags(make_project: ProjectFactory) -> None:
+    tags = ", ".join(f"t{i}: v" for i in range(30))
+    project = "tags: {" + ", ".join(f"p{i}: v" for i in range(10)) + "}\n"
+    root = make_project(
+        {"recipes/base.yaml": BASE_RECIPE, "recipes/app.yaml": app(f"tags: {{{tags}}}\n")}, project
+    )
+    assert problems_of(root) == [
+        "recipes/app.yaml:5:1: tags: the image would carry 52 tags with bakery's and "
+        "bakery.yaml's; AWS allows 50, remove 2"
+    ]
+
+
+def test_secret_in_a_used_script_names_the_script(make_project: ProjectFactory) -> None:
+    root = make_project(
+        {
+            "recipes/base.yaml": BASE_RECIPE,
+            "recipes/app.yaml": app("provision:\n  - script: scripts/s.sh\n"),
+            "recipes/scripts/s.sh": "#!/bin/sh\necho ok\nKEY=AKIAIOSFODNN7EXAMPLE\n",
+        }
+    )
+    assert problems_of(root) == [
+        "recipes/scripts/s.sh:3:5: possible secret: an AWS access key id; remove it (fetch it at "
+        "boot from SSM Parameter Store or Secrets Manager) or end the line with "
+        "'# bakery: allow-secret'"
+    ]
+
+
+def test_validating_one_file_reports_only_its_problems(make_project: ProjectFactory) -> None:
+    root = make_project(
+        {
+            "recipes/base.yaml": BASE_RECIPE,
+            "recipes/a.yaml": app("bogus: 1\n", name="a"),
+            "recipes/b.yaml": app("", name="b"),
+        }
+    )
+    load_catalog(load_project(root), [root / "recipes/b.yaml"])
+    assert problems_of(root, [root / "recipes/a.yaml"])[0].startswith("recipes/a.yaml:5:1")
+
+
+def test_defaults_of_the_project_are_merged_under_the_recipe(make_project: ProjectFactory) -> None:
+    root = make_project(
+        {"recipes/base.yaml": BASE_RECIPE, "recipes/app.yaml": app("build: {volume_size: 20}\n")},
+        "defaults: {instance_type: m7i.large, volume_size: 10}\n",
+    )
+    catalog = load_catalog(load_project(root))
+    assert catalog.recipes["app"].build.instance_type == "m7i.large"
+    assert catalog.recipes["app"].build.volume_size == 20
+    assert catalog.recipes["base"].build.volume_size == 10
+
+
+def test_files_under_scripts_and_files_folders_are_not_recipes(
+    make_project: ProjectFactory,
+) -> None:
+    root = make_project(
+        {
+            "recipes/base.yaml": BASE_RECIPE,
+            "recipes/files/app/config.yaml": "not: a recipe\n",
+            "recipes/scripts/data.yml": "also: not\n",
+        }
+    )
+    assert list(load_catalog(load_project(root)).recipes) == ["base"]
+
+
+def test_unknown_recipe_name_suggests_the_closest(make_project: ProjectFactory) -> None:
+    catalog = load_catalog(load_project(make_project({"recipes/base.yaml": BASE_RECIPE})))
+    with pytest.raises(BakeryError, match="unknown recipe bsae; did you mean base"):
+        catalog.get("bsae")
+
+
+def test_samples_are_valid(sample_project: Path) -> None:
+    catalog = load_catalog(load_project(sample_project))
+    assert catalog.graph.waves() == [["al2023-base"], ["cis-hardened"], ["web", "worker"]]

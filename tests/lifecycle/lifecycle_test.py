@@ -1,0 +1,264 @@
+"""copy, share, promote, rollback, channels and revoke against moto."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from bakery.aws.facts import CommandResult, SourceInfo
+from bakery.aws.session import AwsSettings, Gateway
+from bakery.config.project import Project, load_project
+from bakery.errors import BakeryError
+from bakery.lifecycle.channels import channel_table, promote, revoke, rollback
+from bakery.lifecycle.distribute import copy_build, share_build
+from bakery.lifecycle.refs import resolve_image_ref
+from bakery.lineage.records import BuildRecord, RegionImage, SmokeTest, Status, new_build_id
+from bakery.lineage.sqlite.store import SqliteStore
+
+PROJECT = """\
+aws: {region: us-east-1}
+share_allowlist: ["111122223333"]
+kms_key_ids: {us-west-2: alias/dr}
+channels:
+  staging: {}
+  prod: {requires: staging, smoke_test: true, regions: [us-east-1, us-west-2]}
+"""
+
+
+class World:
+    def __init__(self, root: Path) -> None:
+        self.gateway = Gateway(AwsSettings("us-east-1"))
+        self.store = SqliteStore(root / "lineage.db")
+        (root / "bakery.yaml").write_text(PROJECT)
+        self.project: Project = load_project(root)
+
+    def ec2(self, region: str = "us-east-1") -> Any:
+        return self.gateway.client("ec2", region)
+
+    def image(self, name: str, tags: dict[str, str] | None = None) -> str:
+        ec2 = self.ec2()
+        base = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        instance = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1)["Instances"][0]
+        ami = str(ec2.create_image(InstanceId=instance["InstanceId"], Name=name)["ImageId"])
+        if tags:
+            ec2.create_tags(Resources=[ami], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        return ami
+
+    def build(
+        self,
+        recipe: str,
+        version: str = "1.0.0",
+        parent: BuildRecord | None = None,
+        codes: tuple[str, ...] = (),
+    ) -> BuildRecord:
+        build_id = new_build_id()
+        ami = self.image(
+            f"{recipe}-{version}-{build_id}", {"bakery:recipe": recipe, "bakery:build-id": build_id}
+        )
+        source = (
+            SourceInfo("recipe", parent.recipe, parent.images[0].ami_id)
+            if parent
+            else SourceInfo("ami", "ami-12345678", "ami-12345678", product_codes=codes)
+        )
+        record = BuildRecord(
+            build_id=build_id,
+            recipe=recipe,
+            version=version,
+            layer="app",
+            status=Status.RUNNING,
+            started_at="2026-11-26T00:00:00Z",
+            input_hash="h",
+            source=source,
+            region="us-east-1",
+            parent_build_id=parent.build_id if parent else None,
+        )
+        self.store.start(record)
+        done = record.finished(
+            Status.SUCCEEDED, "2026-11-26T00:01:00Z", images=(RegionImage("us-east-1", ami),)
+        )
+        self.store.finish(done)
+        return done
+
+    def passed_smoke_test(self, record: BuildRecord) -> None:
+        self.store.add_smoke_test(
+            SmokeTest(
+                record.build_id,
+                "us-east-1",
+                record.images[0].ami_id,
+                "t0",
+                "t1",
+                True,
+                "i-1",
+                (CommandResult("true", "Success", 0),),
+            )
+        )
+
+    def fresh(self, record: BuildRecord) -> BuildRecord:
+        found = self.store.get(record.build_id)
+        assert found is not None
+        return found
+
+    def parameter(self, name: str, region: str = "us-east-1") -> str:
+        value = self.gateway.client("ssm", region).get_parameter(Name=name)["Parameter"]["Value"]
+        return str(value)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with mock_aws():
+        yield World(tmp_path)
+
+
+def test_copy_makes_an_encrypted_tagged_copy_recorded_as_the_same_build(world: World) -> None:
+    record = world.build("web")
+    [result] = copy_build(world.gateway, world.store, world.project, record, None, ["us-west-2"])
+    assert result.copied and result.region == "us-west-2"
+    copy = world.ec2("us-west-2").describe_images(ImageIds=[result.ami_id])["Images"][0]
+    assert {"Key": "bakery:build-id", "Value": record.build_id} in copy["Tags"]
+    images = world.fresh(record).images
+    assert [(i.region, i.ami_id) for i in images] == [
+        ("us-east-1", record.images[0].ami_id),
+        ("us-west-2", result.ami_id),
+    ]
+    assert images[1].snapshot_ids
+    again = copy_build(
+        world.gateway, world.store, world.project, world.fresh(record), None, ["us-west-2"]
+    )
+    assert again[0].copied is False
+
+
+def test_share_gives_launch_and_create_volume_permission(world: World) -> None:
+    record = world.build("web")
+    share_build(world.gateway, world.store, world.project, record, None, ["111122223333"])
+    ami = record.images[0].ami_id
+    permissions = world.ec2().describe_image_attribute(ImageId=ami, Attribute="launchPermission")
+    assert permissions["LaunchPermissions"] == [{"UserId": "111122223333"}]
+    assert [s.account for s in world.store.shares(record.build_id)] == ["111122223333"]
+
+
+def test_share_refuses_accounts_outside_the_allowlist(world: World) -> None:
+    record = world.build("web")
+    with pytest.raises(BakeryError) as caught:
+        share_build(world.gateway, world.store, world.project, record, None, ["999988887777"])
+    assert str(caught.value) == (
+        "account 999988887777 is not in share_allowlist of bakery.yaml;"
+        " add it there to share with it"
+    )
+
+
+def test_share_refuses_marketplace_codes_anywhere_in_the_lineage(world: World) -> None:
+    base = world.build("base", codes=("prod-abc123",))
+    app = world.build("web", parent=base)
+    with pytest.raises(BakeryError) as caught:
+        share_build(world.gateway, world.store, world.project, app, None, ["111122223333"])
+    assert str(caught.value) == (
+        "web 1.0.0 carries AWS Marketplace product codes prod-abc123 through its ancestor base; "
+        "sharing is refused unless the recipe says licensing: {shareable: true}"
+    )
+
+
+def test_promote_checks_gates_with_exact_messages(world: World) -> None:
+    record = world.build("web")
+    with pytest.raises(BakeryError) as caught:
+        promote(world.gateway, world.store, world.project, record, "prod")
+    assert str(caught.value) == (
+        f"promotion to prod refused: channel prod requires web 1.0.0 ({record.build_id}) to be "
+        f"promoted to staging first; run: bakery promote {record.build_id} --channel staging; "
+        "channel prod requires a passing smoke test and it has no smoke test; run: bakery test "
+        f"{record.build_id}; channel prod serves us-west-2, where web 1.0.0 ({record.build_id}) "
+        f"has no image; run: bakery copy {record.build_id} --to us-west-2"
+    )
+    with pytest.raises(BakeryError, match="unknown channel qa; declare it under channels:"):
+        promote(world.gateway, world.store, world.project, record, "qa")
+
+
+def test_promotion_path_staging_then_prod_then_rollback(world: World) -> None:
+    first, second = world.build("web", "1.0.0"), world.build("web", "1.1.0")
+    for record in (first, second):
+        promote(world.gateway, world.store, world.project, record, "staging")
+        copy_build(world.gateway, world.store, world.project, record, None, ["us-west-2"])
+        world.passed_smoke_test(record)
+        promote(world.gateway, world.store, world.project, world.fresh(record), "prod")
+    west = world.fresh(second).image_in("us-west-2")
+    assert west is not None
+    assert world.parameter("/bakery/web/prod", "us-west-2") == west.ami_id
+    tags = world.ec2().describe_images(ImageIds=[second.images[0].ami_id])["Images"][0]["Tags"]
+    assert "bakery:channel:prod" in {t["Key"] for t in tags}
+    back = rollback(world.gateway, world.store, world.project, "web", "prod", world.store.get)
+    assert back.build_id == first.build_id and back.action == "rollback"
+    assert world.parameter("/bakery/web/prod") == first.images[0].ami_id
+    old_tags = world.ec2().describe_images(ImageIds=[second.images[0].ami_id])["Images"][0]
+    assert "bakery:channel:prod" not in {t["Key"] for t in old_tags.get("Tags", [])}
+    rows = {
+        row["channel"]: row
+        for row in channel_table(world.gateway, world.store, world.project, ["web"])
+    }
+    assert rows["prod"]["build_id"] == first.build_id and rows["prod"]["drift"] is False
+
+
+def test_revoked_image_cannot_be_promoted(world: World) -> None:
+    record = world.build("web")
+    world.store.set_revoked(record.build_id, "CVE-2026-1")
+    with pytest.raises(BakeryError, match=r"is revoked \(CVE-2026-1\); promote a newer build"):
+        promote(world.gateway, world.store, world.project, world.fresh(record), "staging")
+
+
+def test_revoke_cascades_down_the_lineage_and_moves_channels_back(world: World) -> None:
+    old_base = world.build("base", "1.0.0")
+    old_app = world.build("web", "1.0.0", parent=old_base)
+    base = world.build("base", "1.1.0")
+    app = world.build("web", "1.1.0", parent=base)
+    for record in (old_app, app):
+        promote(world.gateway, world.store, world.project, record, "staging")
+    result = revoke(world.gateway, world.store, world.project, base, "bad kernel", cascade=True)
+    assert set(result.revoked) == {base.build_id, app.build_id}
+    assert [(p.recipe, p.channel, p.build_id, p.action) for p in result.moved] == [
+        ("web", "staging", old_app.build_id, "revoke")
+    ]
+    assert world.parameter("/bakery/web/staging") == old_app.images[0].ami_id
+    assert result.notes == (
+        "this endpoint does not implement EnableImageDeprecation (the local "
+        "emulator does not); the image is tagged and recorded revoked, not "
+        "deprecated in EC2",
+    )
+    tags = world.ec2().describe_images(ImageIds=[app.images[0].ami_id])["Images"][0]["Tags"]
+    assert {"Key": "bakery:revoked", "Value": "bad kernel"} in tags
+    assert world.fresh(app).revoked and not world.fresh(old_app).revoked
+
+
+def test_revoke_without_an_earlier_image_leaves_the_channel_and_says_so(world: World) -> None:
+    record = world.build("web")
+    promote(world.gateway, world.store, world.project, record, "staging")
+    result = revoke(world.gateway, world.store, world.project, record, "oops", cascade=False)
+    assert result.moved == ()
+    assert result.stuck == (
+        "staging of web has no earlier non-revoked image; it still points "
+        "to the revoked one: promote a fixed build",
+    )
+
+
+def test_refs_name_at_version(world: World) -> None:
+    first = world.build("web", "1.0.0")
+    world.build("web", "1.1.0")
+    assert resolve_image_ref(world.store, "web@1.0.0").build_id == first.build_id
+    with pytest.raises(BakeryError, match=r"no succeeded build of web at version 9\.9\.9"):
+        resolve_image_ref(world.store, "web@9.9.9")
+
+
+def test_assume_role_gives_a_gateway_in_the_other_account(world: World) -> None:
+    role = "arn:aws:iam::111122223333:role/bakery"
+    other = world.gateway.assume("111122223333", {"111122223333": role})
+    assert other.account_id() == "111122223333"
+    with pytest.raises(BakeryError, match="no role for account 444455556666"):
+        world.gateway.assume("444455556666", {})
+
+
+def test_copy_of_a_failed_build_is_refused(world: World) -> None:
+    record = replace(world.build("web"), status=Status.FAILED)
+    with pytest.raises(BakeryError, match="did not succeed"):
+        copy_build(world.gateway, world.store, world.project, record, None, ["us-west-2"])

@@ -1,0 +1,263 @@
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from bakery.aws.facts import SourceInfo
+from bakery.aws.session import AwsSettings, Gateway
+from bakery.commands import plan
+from bakery.config.catalog import load_catalog
+from bakery.config.project import load_project
+from bakery.errors import BakeryError
+from bakery.lineage.records import BuildRecord, RegionImage, Status, new_build_id
+from bakery.lineage.sqlite.store import SqliteStore
+from bakery.render.build_folder import render
+from bakery.render.input_hash import input_hash
+from bakery.schedule.rebuild_plan import plan_stale, print_rebuild_plan
+from tests.support.project import ProjectFactory
+
+ACCOUNT = "123456789012"  # moto's
+PROJECT = f"""\
+aws: {{region: us-east-1}}
+packer: {{dialect: "1.6"}}
+trusted_owners: ["{ACCOUNT}"]
+max_age: 30d
+"""
+BASE = """\
+name: base
+layer: base
+version: 1.0.0
+source: {ssm_parameter: /bakery-demo/base}
+"""
+HARD = """\
+name: hard
+layer: hardening
+version: 1.0.0
+source: {recipe: base}
+provision:
+  - script: scripts/harden.sh
+"""
+APP = "name: app\nlayer: app\nversion: 1.0.0\nsource: {recipe: hard}\n"
+OTHER = "name: other\nlayer: base\nversion: 1.0.0\nsource: {ami: %s}\n"
+
+
+class Builds:
+    """A project on moto with a lineage store filled by hand, the way `bake` records builds."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.store = SqliteStore(root / ".bakery" / "lineage.db")
+        self.clock = datetime.now(UTC) - timedelta(days=5)
+
+    def record(self, name: str, source: SourceInfo, parent: str | None = None, **kw: object) -> str:
+        project = load_project(self.root)
+        recipe = load_catalog(project).recipes[name]
+        digest = render(recipe, project.tags, "1.6", lambda p: (self.root / p).read_bytes()).digest
+        self.clock += timedelta(minutes=1)
+        record = BuildRecord(
+            build_id=new_build_id(self.clock.timestamp()),
+            recipe=name,
+            version=recipe.version,
+            layer=recipe.layer,
+            status=Status.SUCCEEDED,
+            started_at=self.clock.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            input_hash=input_hash(digest, source.resolved_ami),
+            source=source,
+            region="us-east-1",
+            parent_build_id=parent,
+            images=(RegionImage("us-east-1", image(f"{name}-{self.clock:%H%M}")),),
+        )
+        self.store.put(record if not kw else BuildRecord(**{**record.__dict__, **kw}))
+        return record.build_id
+
+    def chain(self, base_ami: str) -> dict[str, str]:
+        """Record base (built from `base_ami`), hard on it and app on hard."""
+        base = self.record("base", SourceInfo("ssm_parameter", "/bakery-demo/base", base_ami))
+        hard = self.record("hard", self.built_on("base", base), base)
+        app = self.record("app", self.built_on("hard", hard), hard)
+        return {"base": base, "hard": hard, "app": app}
+
+    def built_on(self, parent: str, build_id: str) -> SourceInfo:
+        found = self.store.get(build_id)
+        assert found is not None
+        return SourceInfo("recipe", parent, found.images[0].ami_id)
+
+
+def image(name: str) -> str:
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    return str(ec2.register_image(Name=name, RootDeviceName="/dev/xvda")["ImageId"])
+
+
+def point(ami: str, name: str = "/bakery-demo/base") -> None:
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(Name=name, Value=ami, Type="String", Overwrite=True)
+
+
+@pytest.fixture
+def builds(make_project: ProjectFactory) -> Iterator[Builds]:
+    with mock_aws():
+        pinned = image("pinned")
+        root = make_project(
+            {
+                "recipes/base.yaml": BASE,
+                "recipes/hard.yaml": HARD,
+                "recipes/app.yaml": APP,
+                "recipes/other.yaml": OTHER % pinned,
+                "recipes/scripts/harden.sh": "#!/bin/sh\necho harden\n",
+            },
+            PROJECT,
+        )
+        found = Builds(root)
+        found.record("other", SourceInfo("ami", pinned, pinned))
+        yield found
+        found.store.close()
+
+
+def run(builds: Builds, *names: str, as_json: bool = False) -> int:
+    args = argparse.Namespace(
+        project=str(builds.root), names=list(names), json=as_json, local=False, debug=False
+    )
+    return plan.run(args)
+
+
+def test_a_moved_base_rebuilds_its_chain_and_nothing_else(
+    builds: Builds, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, new = image("al2023-old"), image("al2023-new")
+    builds.chain(old)
+    point(new)
+    assert run(builds) == plan.EXIT_STALE == 10
+    out = capsys.readouterr().out
+    assert (
+        f"base    STALE       base moved: /bakery-demo/base now points to {new} (built from {old})"
+        in out
+    )
+    assert "hard    STALE       its parent base is rebuilt" in out
+    assert "app     STALE       its parent hard is rebuilt" in out
+    assert "other   UP TO DATE" in out
+    assert "would rebuild 3, in order:\n  wave 1: base\n  wave 2: hard\n  wave 3: app\n" in out
+    assert (
+        "checked with 2 AWS call(s) (us-east-1: 1 ec2:DescribeImages, 1 ssm:GetParameters)" in out
+    )
+
+
+def test_everything_matching_its_newest_build_exits_0(
+    builds: Builds, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ami = image("al2023")
+    builds.chain(ami)
+    point(ami)
+    assert run(builds) == 0
+    out = capsys.readouterr().out
+    assert out.count("UP TO DATE") == 4
+    assert "nothing to rebuild: every image is up to date" in out
+
+
+def test_json_gives_each_reason_the_order_the_waves_and_the_calls(
+    builds: Builds, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ami = image("al2023")
+    point(ami)
+    ids = builds.chain(ami)
+    builds.store.set_revoked(ids["base"], "CVE-2026-0001")
+    (builds.root / "recipes/scripts/harden.sh").write_text("#!/bin/sh\necho harden more\n")
+    assert run(builds, "hard", as_json=True) == 10
+    report = json.loads(capsys.readouterr().out)
+    entries = {entry["recipe"]: entry for entry in report["entries"]}
+    assert list(entries) == ["hard", "app"]
+    changed, revoked = entries["hard"]["reasons"]
+    assert changed.startswith("recipe, scripts, files or template changed (input hash ")
+    base_ami = builds.built_on("base", ids["base"]).resolved_ami
+    assert revoked == f"parent image {base_ami} (build {ids['base']}) was revoked (CVE-2026-0001)"
+    assert entries["app"] == {
+        "recipe": "app",
+        "status": "stale",
+        "reasons": ["its parent hard is rebuilt"],
+        "problem": None,
+    }
+    assert (report["order"], report["waves"]) == (["hard", "app"], [["hard"], ["app"]])
+    assert report["calls"] == {}  # neither has an external source: no AWS call at all
+
+
+def test_a_revoked_newest_build_is_not_never_built(
+    builds: Builds, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ami = image("al2023")
+    point(ami)
+    ids = builds.chain(ami)
+    builds.store.set_revoked(ids["base"], "CVE-2026-0001")
+    assert run(builds, "base", as_json=True) == 10
+    entries = json.loads(capsys.readouterr().out)["entries"]
+    assert entries[0]["reasons"] == [
+        f"its newest image {builds.built_on('base', ids['base']).resolved_ami} "
+        f"(build {ids['base']}) was revoked (CVE-2026-0001) and no other is left"
+    ]
+    assert [entry["reasons"] for entry in entries[1:]] == [
+        [
+            f"parent image {builds.built_on('base', ids['base']).resolved_ami} "
+            f"(build {ids['base']}) was revoked (CVE-2026-0001)",
+            "its parent base is rebuilt",
+        ],
+        ["its parent hard is rebuilt"],
+    ]
+
+
+def test_newer_parent_build_and_max_age_are_reasons(
+    builds: Builds, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ami = image("al2023")
+    point(ami)
+    builds.clock = datetime.now(UTC) - timedelta(days=41, minutes=10)
+    ids = builds.chain(ami)
+    builds.clock = datetime.now(UTC) - timedelta(days=1)
+    newer = builds.record("base", SourceInfo("ssm_parameter", "/bakery-demo/base", ami))
+    assert run(builds, "hard", as_json=True) == 10
+    entries = {e["recipe"]: e for e in json.loads(capsys.readouterr().out)["entries"]}
+    assert entries["hard"]["reasons"] == [
+        f"parent base has a newer build {newer} (built on {ids['base']})",
+        "newest image is 41 days old (max_age 30d)",
+    ]
+
+
+def test_a_source_that_cannot_be_resolved_exits_1(
+    builds: Builds, capsys: pytest.CaptureFixture[str]
+) -> None:
+    builds.chain(image("al2023"))
+    assert run(builds, "base") == 1
+    out = capsys.readouterr().out
+    assert (
+        "base    UNKNOWN     could not check its source: SSM parameter /bakery-demo/base "
+        "not found in us-east-1" in out
+    )
+
+
+def test_an_unknown_name_is_an_error(builds: Builds) -> None:
+    with pytest.raises(BakeryError, match="unknown recipe hrad; did you mean hard"):
+        run(builds, "hrad")
+
+
+def test_plan_stale_serves_other_commands(builds: Builds) -> None:
+    ami = image("al2023")
+    point(ami)
+    builds.chain(ami)
+    project = load_project(builds.root)
+    with SqliteStore(builds.root / ".bakery" / "lineage.db") as store:
+        result, calls = plan_stale(
+            load_catalog(project), store, Gateway(AwsSettings("us-east-1")), ["hard"]
+        )
+    assert ([e.recipe for e in result.entries], result.order, calls.total) == (
+        ["hard", "app"],
+        (),
+        0,
+    )
+    out = io.StringIO()
+    print_rebuild_plan(result, None, stream=out)
+    assert out.getvalue().endswith("nothing to rebuild: every image is up to date\n")

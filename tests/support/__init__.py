@@ -1,0 +1,5 @@
+"""What the tests share: project factories and the command line (`project`), build records
+(`records`), AMIs in moto (`amis`), the in-memory image port (`images`), and the fake `packer`
+script (`fake_packer`, for scheduling tests and benchmarks only). Tests import from here, never
+from one another.
+"""
