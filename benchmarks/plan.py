@@ -1,7 +1,8 @@
 """`bakery plan` at scale: generated recipes over 3 regions, thousands of images, moto in-process.
 
-What `bakery plan` (`schedule.rebuild_plan.plan_stale`) does after loading the catalog: render the digests, resolve the
-external sources with grouped calls, read the store and assess, plan the rebuilds. The catalog is
+What `bakery plan` (`schedule.rebuild_plan.plan_stale`) does after loading the catalog: render the
+digests, resolve the external sources with grouped calls, read the store and assess, plan the
+rebuilds. The catalog is
 made in memory, as a project has one build region; loading it from files is timed apart.
 """
 
@@ -24,7 +25,6 @@ from bakery.aws.facts import SourceInfo
 from bakery.aws.session import AwsSettings, Gateway
 from bakery.aws.source_facts import FILTER_VALUES, PAGE_SIZE, SSM_BATCH, resolve_all
 from bakery.aws.sources import resolve_external
-from bakery.schedule.rebuild_plan import assess_all
 from bakery.config.catalog import Catalog, load_catalog
 from bakery.config.graph import RecipeGraph
 from bakery.config.project import Project, load_project
@@ -33,6 +33,7 @@ from bakery.lineage.records import BuildRecord, RegionImage, Status, new_build_i
 from bakery.lineage.sqlite.store import SqliteStore
 from bakery.render.build_folder import render
 from bakery.render.input_hash import input_hash
+from bakery.schedule.rebuild_plan import assess_all
 from bakery.schedule.staleness import in_scope, plan_rebuild
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")

@@ -71,7 +71,12 @@ def prune(
     )
     facts = gather(gateway, regions, candidates, recipes=recipes)
     plan = plan_prune(
-        facts.images, facts.usage, retention_for, now, include_shared=include_shared, recipes=recipes
+        facts.images,
+        facts.usage,
+        retention_for,
+        now,
+        include_shared=include_shared,
+        recipes=recipes,
     )
     if not apply:
         return PruneRun(plan, tuple(regions), False, calls=facts.calls)
