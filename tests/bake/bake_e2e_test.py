@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from bakery.local import launcher
+from tests.support.project import call_bakery
 from tests.support.project import run_bakery as bakery
 
 pytestmark = pytest.mark.usefixtures("packer_binary")
@@ -53,7 +54,7 @@ def test_bake_builds_the_chain_tags_every_image_and_records_lineage(project: Pat
     assert set(result["web"]["images"]) == {"us-east-1", "us-west-2"}
     # each child started from its parent's new image
     builds = {
-        name: json.loads(bakery(project, "lineage", name, "--json").stdout)
+        name: json.loads(call_bakery(project, "lineage", name, "--json").stdout)
         for name in ("web", "cis-hardened")
     }
     web_node = next(n for n in builds["web"]["nodes"] if n.get("recipe") == "web")
@@ -77,9 +78,9 @@ def test_bake_builds_the_chain_tags_every_image_and_records_lineage(project: Pat
     )
     assert web_tags["bakery:parent-recipe"] == "cis-hardened"
     assert web_tags["bakery:source-ami"] == result["cis-hardened"]["images"]["us-east-1"]
-    tree = bakery(project, "lineage", "al2023-base").stdout
+    tree = call_bakery(project, "lineage", "al2023-base").stdout
     assert "cis-hardened" in tree and "web" in tree and "worker" in tree
-    statement = json.loads(bakery(project, "provenance", result["web"]["build_id"]).stdout)
+    statement = json.loads(call_bakery(project, "provenance", result["web"]["build_id"]).stdout)
     assert {s["name"] for s in statement["subject"]} == {
         f"ami://{region}/{ami}" for region, ami in result["web"]["images"].items()
     }
@@ -100,7 +101,7 @@ def test_changed_script_rebuilds_that_recipe_and_its_descendants_only(project: P
     first = bake_json(project, "--all")
     script = project / "recipes/scripts/hardening/sshd.sh"
     script.write_text(script.read_text() + "\n# tightened\n")
-    dry = bakery(project, "bake", "--all", "--dry-run").stdout
+    dry = call_bakery(project, "bake", "--all", "--dry-run").stdout
     assert "build      cis-hardened" in dry and "up to date al2023-base" in dry
     second = bake_json(project, "--all")
     assert {name: item["result"] for name, item in second.items()} == {
@@ -120,7 +121,7 @@ def test_failing_build_is_recorded_failed_and_leaves_no_instance(project: Path) 
     result = {item["recipe"]: item for item in json.loads(done.stdout)}
     assert result["worker"]["result"] == "failed"
     assert result["cis-hardened"]["result"] == "succeeded"
-    history = json.loads(bakery(project, "history", "worker", "--json").stdout)
+    history = json.loads(call_bakery(project, "history", "worker", "--json").stdout)
     assert history[0]["status"] == "failed"
     reservations = ec2(project).describe_instances(
         Filters=[
@@ -132,7 +133,7 @@ def test_failing_build_is_recorded_failed_and_leaves_no_instance(project: Path) 
         ]
     )["Reservations"]
     assert reservations == []
-    assert "no leftovers" in bakery(project, "reap").stdout
+    assert "no leftovers" in call_bakery(project, "reap").stdout
 
 
 def test_state_import_recreates_the_same_lineage(project: Path) -> None:
@@ -142,7 +143,7 @@ def test_state_import_recreates_the_same_lineage(project: Path) -> None:
     database.unlink()
     for suffix in ("-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
-    report = json.loads(bakery(project, "state", "import", "--json").stdout)
+    report = json.loads(call_bakery(project, "state", "import", "--json").stdout)
     assert report["builds"] == 4 and report["linked"] == 3
     assert _lineage_rows(database) == before
 

@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from bakery.local import launcher
-from tests.support.project import REPO, run_bakery
+from tests.support.project import REPO, call_bakery, run_bakery
 
 pytestmark = pytest.mark.usefixtures("packer_binary")
 DEMO_PARAMETER = "/bakery-demo/al2023"
@@ -66,7 +66,7 @@ def move_base(root: Path) -> str:
 
 
 def plan(root: Path) -> tuple[int, dict[str, object]]:
-    done = run_bakery(root, "plan", "--json", check=False)
+    done = call_bakery(root, "plan", "--json", check=False)
     assert done.returncode in (0, 10), done.stderr
     return done.returncode, json.loads(done.stdout)
 
@@ -101,7 +101,7 @@ def test_moved_base_rebuilds_exactly_its_chain_once_even_with_two_runners(
         assert run.returncode == 0, err
         assert json.loads(out)["result"] in ("succeeded", "nothing to do")
     for name in ("al2023-base", "cis-hardened", "web", "worker"):
-        history = json.loads(run_bakery(project, "history", name, "--json").stdout)
+        history = json.loads(call_bakery(project, "history", name, "--json").stdout)
         assert [row["status"] for row in history] == ["succeeded", "succeeded"], name
     assert plan(project)[0] == 0
     again = json.loads(run_bakery(project, "rebuild", "--stale", "--json").stdout)

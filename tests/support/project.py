@@ -42,3 +42,33 @@ def run_bakery(root: Path, *args: str, check: bool = True) -> subprocess.Complet
     if check:
         assert done.returncode == 0, done.stdout + done.stderr
     return done
+
+
+def call_bakery(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the bakery command line in this process, in local mode, as `run_bakery` would.
+
+    For the quick commands around a bake (plan, history, lineage, promote, ...): a process of
+    their own costs about a second of imports each. Bakes and rebuilds, which start Packer and
+    handle signals, go through `run_bakery`. A bug raises here instead of printing one line.
+    """
+    import contextlib
+    import io
+
+    from bakery.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = {key: os.environ.get(key) for key in ("BAKERY_LOCAL", "BAKERY_DEBUG")}
+    os.environ.update(BAKERY_LOCAL="1", BAKERY_DEBUG="1")
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["-C", str(root), *args])
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    done = subprocess.CompletedProcess(["bakery", *args], code, out.getvalue(), err.getvalue())
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
