@@ -106,3 +106,21 @@ def webhook() -> Iterator[tuple[str, list[Any]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    """Write `tests: N passed, N failed` to $BAKERY_TEST_SUMMARY, for `make test` to print last.
+
+    The coverage report follows pytest's own summary there; this keeps the count the last line.
+    """
+    target = os.environ.get("BAKERY_TEST_SUMMARY")
+    if not target or hasattr(config, "workerinput"):  # xdist workers report to the controller
+        return
+    stats = terminalreporter.stats
+    passed = len([r for r in stats.get("passed", []) if getattr(r, "when", "call") == "call"])
+    failed = len(stats.get("failed", [])) + len(stats.get("error", []))
+    skipped = len(stats.get("skipped", []))
+    line = f"tests: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else "")
+    Path(target).write_text(line + "\n", encoding="utf-8")
