@@ -263,6 +263,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "render": ("render recipes into Packer HCL2 build folders", _render_args),
     "graph": ("show the recipe tree (base → hardening → apps)", _graph_args),
     "schema": ("print the JSON Schema of the recipe format", _no_args),
+    "rules": ("list the validation rules and their codes (Markdown, or --json)", _json_flag),
     "bake": ("build recipes (and ancestors that are out of date) with Packer", _bake_args),
     "lineage": ("show where an image came from and what was built on it", _lineage_args),
     "history": ("list the builds of a recipe, newest first", _history_args),

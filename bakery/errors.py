@@ -4,25 +4,39 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 # The exit codes of every command: ok, failed (a BakeryError), usage, internal error (a bug),
 # cancelled (Ctrl-C or SIGTERM, as a shell reports SIGINT).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
 
+# An error fails `validate` and stops every command; a warning is printed and does not.
+Severity = Literal["error", "warning"]
+
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One finding in an input file, reported as FILE:LINE:COLUMN: KEY.PATH: message."""
+    """One finding in an input file, reported as FILE:LINE:COLUMN: CODE KEY.PATH: message.
+
+    `code` names a rule of bakery.config.rule_codes (which makes every Problem), and `severity`
+    is that rule's.
+    """
 
     file: str
     line: int
     column: int
+    code: str
     path: str
     message: str
+    severity: Severity
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.column}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        where = f"{self.file}:{self.line}:{self.column}: {self.code}"
+        return f"{where} {self.path}: {self.message}" if self.path else f"{where} {self.message}"
 
 
 class BakeryError(Exception):
@@ -46,9 +60,11 @@ class PackerError(BakeryError):
 
 
 class InvalidInputError(BakeryError):
-    """One or more problems in recipes or the project file, all reported together."""
+    """Problems in recipes or the project file, all reported together (warnings among them)."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = tuple(sorted(set(problems)))
-        count = len(self.problems)
-        super().__init__(f"{count} problem{'s' if count != 1 else ''} found")
+        errors = sum(1 for problem in self.problems if problem.is_error)
+        warnings = len(self.problems) - errors
+        also = f" and {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
+        super().__init__(f"{errors} problem{'s' if errors != 1 else ''}{also} found")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bakery.cli import main
+from bakery.commands.rules import rules_markdown
 from bakery.commands.schema import schema_text
 from tests.support.project import BASE_RECIPE, REPO, ProjectFactory
 
@@ -44,7 +45,7 @@ def test_broken_recipe_gives_located_lines_exit_1_and_no_traceback(
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
-        "recipes/base.yaml:6:1: bogus: unknown key; expected one of: build, description, "
+        "recipes/base.yaml:6:1: E1002 bogus: unknown key; expected one of: build, description, "
         "distribute, environment, hygiene, layer, licensing, max_age, name, provision, retention, "
         "source, tags, tests, version",
         "bakery: 1 problem found",
@@ -58,8 +59,70 @@ def test_validate_json_lists_problems(make_project: ProjectFactory) -> None:
     assert done.returncode == 1
     report = json.loads(done.stdout)
     assert report["valid"] is False
-    assert report["problems"][0]["line"] == 3
-    assert report["problems"][0]["path"] == "version"
+    assert report["problems"] == [
+        {
+            "file": "recipes/base.yaml",
+            "line": 3,
+            "column": 1,
+            "code": "E1005",
+            "path": "version",
+            "message": "'one' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.2.3)",
+            "severity": "error",
+        }
+    ]
+
+
+def test_a_warning_is_printed_and_validate_still_succeeds(make_project: ProjectFactory) -> None:
+    root = make_project(
+        {"recipes/base.yaml": BASE_RECIPE + "distribute: {regions: [us-west-2, us-east-1]}\n"}
+    )
+    done = run_cli("validate", cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "1 recipe valid: base\n"
+    assert done.stderr.splitlines() == [
+        "recipes/base.yaml:6:35: W2001 distribute.regions[1]: us-east-1 is the build region "
+        "already; list only the regions to copy to",
+        "bakery: 1 warning (not errors); `bakery rules` says what each code means and how "
+        "bakery.yaml can ignore it",
+    ]
+    report = json.loads(run_cli("validate", "--json", cwd=root).stdout)
+    assert report["valid"] is True
+    assert [(p["code"], p["severity"]) for p in report["problems"]] == [("W2001", "warning")]
+
+
+def test_render_prints_the_warnings_of_the_recipes_it_renders(
+    make_project: ProjectFactory,
+) -> None:
+    root = make_project({"recipes/base.yaml": BASE_RECIPE + "distribute: {regions: [us-east-1]}\n"})
+    done = run_cli("render", "--dialect", "1.6", cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[0] == (
+        "recipes/base.yaml:6:24: W2001 distribute.regions[0]: us-east-1 is the build region "
+        "already; list only the regions to copy to"
+    )
+
+
+def test_a_warning_ignored_in_bakery_yaml_is_not_printed(make_project: ProjectFactory) -> None:
+    root = make_project(
+        {"recipes/base.yaml": BASE_RECIPE + "distribute: {regions: [us-east-1]}\n"},
+        "rules:\n  ignore:\n    - code: W2001\n      reason: we list every region on purpose\n",
+    )
+    done = run_cli("validate", cwd=root)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_ignoring_an_error_code_is_itself_an_error(make_project: ProjectFactory) -> None:
+    root = make_project(
+        {"recipes/base.yaml": BASE_RECIPE},
+        "rules:\n  ignore:\n    - {code: E2005, reason: we know better}\n",
+    )
+    done = run_cli("validate", cwd=root)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "bakery.yaml:3:8: E3002 rules.ignore[0].code: E2005 (Hygiene skipped without a reason) "
+        "is an error and cannot be ignored; only warnings can",
+        "bakery: 1 problem found",
+    ]
 
 
 def test_project_is_found_from_a_subfolder_and_with_C(sample_project: Path, tmp_path: Path) -> None:
@@ -128,6 +191,23 @@ def test_internal_error_is_one_line_with_exit_3(
 def test_schema_copy_in_docs_is_current() -> None:
     assert (REPO / "docs/recipe.schema.json").read_text() == schema_text(), (
         "docs/recipe.schema.json is out of date; run `make schema`"
+    )
+
+
+def test_rules_doc_is_current() -> None:
+    assert (REPO / "docs/rules.md").read_text() == rules_markdown(), (
+        "docs/rules.md is out of date; run `make rules`"
+    )
+
+
+def test_rules_command_prints_the_table(tmp_path: Path) -> None:
+    done = run_cli("rules", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == rules_markdown()
+    assert "| W2001 | warning | Build region listed as a copy |" in done.stdout
+    rules = json.loads(run_cli("rules", "--json", cwd=tmp_path).stdout)
+    assert {"code": "E4003", "severity": "error", "title": "Cycle in the recipe graph"}.items() <= (
+        next(rule for rule in rules if rule["code"] == "E4003").items()
     )
 
 

@@ -32,6 +32,20 @@ def project_of(args: argparse.Namespace) -> Project:
     return load_project(root)
 
 
+def catalog_of(project: Project) -> Catalog:
+    """Load the project's catalog and print its warnings (not ignored in bakery.yaml) to stderr.
+
+    For the commands that act on what the recipes say (bake, render, plan, rebuild); the others
+    load the catalog for its names and stay quiet about advice.
+    """
+    from bakery.config.catalog import load_catalog
+
+    catalog = load_catalog(project)
+    for warning in catalog.warnings:
+        print(warning, file=sys.stderr)
+    return catalog
+
+
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=False, default=str)
     sys.stdout.write("\n")

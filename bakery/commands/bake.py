@@ -11,15 +11,14 @@ from bakery.bake.bake_plan import PlannedRecipe, plan_bake
 from bakery.bake.build_one import Outcome
 from bakery.bake.context import make_context
 from bakery.bake.execute import run_builds
-from bakery.commands import aws_settings, print_json, project_of, store_of
-from bakery.config.catalog import load_catalog
+from bakery.commands import aws_settings, catalog_of, print_json, project_of, store_of
 from bakery.errors import EXIT_CANCELLED, UsageError
 from bakery.ui.progress import for_stream, format_duration
 
 
 def run(args: argparse.Namespace) -> int:
     project = project_of(args)
-    catalog = load_catalog(project)
+    catalog = catalog_of(project)
     if not args.names and not args.all:
         raise UsageError("name the recipes to bake, or use --all")
     names = catalog.select([] if args.all else args.names)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bakery.commands import gateway_of, print_json, project_of, store_of
-from bakery.config.catalog import load_catalog
+from bakery.commands import catalog_of, gateway_of, print_json, project_of, store_of
 from bakery.schedule.rebuild_plan import plan_as_json, plan_stale, print_rebuild_plan
 
 EXIT_UP_TO_DATE = 0
@@ -16,7 +15,7 @@ EXIT_STALE = 10  # something would be rebuilt
 def run(args: argparse.Namespace) -> int:
     """Assess the named recipes (all by default) and their descendants; return the exit code."""
     project = project_of(args)
-    catalog = load_catalog(project)
+    catalog = catalog_of(project)
     gateway = gateway_of(args, project)
     with store_of(project, args) as store:
         result, calls = plan_stale(catalog, store, gateway, args.names or [])

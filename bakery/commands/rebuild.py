@@ -6,8 +6,7 @@ import argparse
 import sys
 from typing import Any, TextIO, cast
 
-from bakery.commands import aws_settings, print_json, project_of, store_of
-from bakery.config.catalog import load_catalog
+from bakery.commands import aws_settings, catalog_of, print_json, project_of, store_of
 from bakery.errors import UsageError
 from bakery.lineage.records import new_build_id
 from bakery.schedule.rebuild import rebuild_stale
@@ -36,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.stale:
         raise UsageError("rebuild needs --stale: it rebuilds what `bakery plan` finds stale")
     project = project_of(args)
-    catalog = load_catalog(project)
+    catalog = catalog_of(project)
     run_id = new_build_id()
     log_path = project.root / ".bakery" / "logs" / f"run-{run_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from bakery.commands import print_json, project_of
-from bakery.config.catalog import load_catalog
+from bakery.commands import catalog_of, print_json, project_of
 from bakery.packer import binary as packer
 from bakery.render.build_folder import render, write
 
 
 def run(args: argparse.Namespace) -> int:
     project = project_of(args)
-    catalog = load_catalog(project)
+    catalog = catalog_of(project)
     names = catalog.select(args.names)
     dialect = packer.resolve_dialect(args.dialect or project.dialect, project.packer_binary)
     out = project.root / args.out

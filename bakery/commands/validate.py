@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -22,7 +23,17 @@ def run(args: argparse.Namespace) -> int:
         return error.exit_code
     names = sorted(catalog.recipes)
     if args.json:
-        print_json({"valid": True, "recipes": names, "problems": []})
-    else:
-        print(f"{len(names)} recipe{'s' if len(names) != 1 else ''} valid: {', '.join(names)}")
+        warnings = [asdict(p) for p in catalog.warnings]
+        print_json({"valid": True, "recipes": names, "problems": warnings})
+        return 0
+    for warning in catalog.warnings:
+        print(warning, file=sys.stderr)
+    if catalog.warnings:
+        count = len(catalog.warnings)
+        print(
+            f"bakery: {count} warning{'s' if count != 1 else ''} (not errors); `bakery rules` "
+            "says what each code means and how bakery.yaml can ignore it",
+            file=sys.stderr,
+        )
+    print(f"{len(names)} recipe{'s' if len(names) != 1 else ''} valid: {', '.join(names)}")
     return 0

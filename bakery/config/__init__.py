@@ -1,6 +1,7 @@
 """The project file and the recipes: loading YAML with line and column marks, the JSON Schema of
-both formats, the rules a schema cannot say (each with a code), the secret scan, the catalog of
-every recipe, the dependency graph, the tag set of an image, and the git state of the checkout.
+both formats, the rules a schema cannot say, the table of rule codes every finding names (with
+its severity), the secret scan, the catalog of every recipe, the dependency graph, the tag set of
+an image, and the git state of the checkout.
 Pure: nothing here talks to AWS or runs Packer (`git` reads the checkout's commit).
 
 May import: bakery.errors.

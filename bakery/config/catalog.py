@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bakery.config import rule_codes as rc
 from bakery.config.graph import RecipeGraph
 from bakery.config.marks import MarkedDocument, PathKey, load_marked
 from bakery.config.project import Project
@@ -24,11 +25,12 @@ SKIPPED_FOLDERS = ("files", "scripts")
 
 @dataclass(frozen=True)
 class Catalog:
-    """The valid recipes of a project and their graph."""
+    """The valid recipes of a project, their graph, and the warnings found (not ignored)."""
 
     project: Project
     recipes: Mapping[str, Recipe]
     graph: RecipeGraph
+    warnings: tuple[Problem, ...] = ()
 
     def get(self, name: str) -> Recipe:
         """Return the recipe called `name`, or say which names exist."""
@@ -67,8 +69,9 @@ def discover(project: Project) -> list[Path]:
 def load_catalog(project: Project, only: Iterable[Path] = ()) -> Catalog:
     """Load and check every recipe; raise InvalidInputError with all problems found.
 
-    With `only`, problems are reported for those files alone (the rest still give context:
-    names that `source.recipe` may refer to).
+    Warnings alone do not raise: the catalog carries them, less those bakery.yaml ignores
+    (`rules.ignore`). With `only`, problems are reported for those files alone (the rest still
+    give context: names that `source.recipe` may refer to).
     """
     files = discover(project)
     chosen = [path.resolve() for path in only]
@@ -96,11 +99,12 @@ def load_catalog(project: Project, only: Iterable[Path] = ()) -> Catalog:
         keep = {project.relative(path) for path in chosen}
         keep |= {used for recipe, _ in loaded if recipe.file in keep for used in recipe.used_files}
         problems = [problem for problem in problems if problem.file in keep]
-    if problems:
+    problems = [problem for problem in problems if problem.code not in project.ignored_rules]
+    if any(problem.is_error for problem in problems):
         raise InvalidInputError(problems)
     recipes = {recipe.name: recipe for recipe, _ in loaded}
     graph = RecipeGraph({name: recipe.parent for name, recipe in recipes.items()})
-    return Catalog(project, recipes, graph)
+    return Catalog(project, recipes, graph, tuple(sorted(set(problems))))
 
 
 def _load_file(
@@ -110,14 +114,18 @@ def _load_file(
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        return None, None, [Problem(file, 1, 1, "", f"cannot read: {error}")]
+        return None, None, [rc.UNREADABLE_FILE.at(file, 1, 1, "", f"cannot read: {error}")]
     doc, syntax = load_marked(text, file)
     problems = syntax + scan_text(text, file)
     if doc is None:
         return None, None, problems
     if doc.data is None:
-        return None, doc, [*problems, Problem(file, 1, 1, "", "empty recipe; see docs/recipes.md")]
-    shape = check_shape(doc, RECIPE_SCHEMA)
+        empty = rc.EMPTY_RECIPE.at(file, 1, 1, "", "empty recipe; see docs/recipes.md")
+        return None, doc, [*problems, empty]
+    # A value YAML could not read is None now: its wrong type would only repeat the problem.
+    unread = (rc.UNREADABLE_VALUE.code, rc.INVALID_UNICODE.code)
+    unreadable = {problem.path for problem in syntax if problem.code in unread}
+    shape = [p for p in check_shape(doc, RECIPE_SCHEMA) if p.path not in unreadable]
     if shape or syntax:
         return None, doc, problems + shape
     path_problems: list[Problem] = []

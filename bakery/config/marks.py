@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from bakery.config import rule_codes as rc
+from bakery.config.rule_codes import Rule
 from bakery.errors import Problem
 
 PathKey = tuple[str | int, ...]
@@ -35,10 +37,10 @@ class MarkedDocument:
                 return mark
         return Mark(1, 1)
 
-    def problem(self, path: PathKey, message: str) -> Problem:
-        """Make a Problem located at `path`."""
+    def problem(self, rule: Rule, path: PathKey, message: str) -> Problem:
+        """Make a finding of `rule` located at `path`."""
         mark = self.where(path)
-        return Problem(self.file, mark.line, mark.column, format_path(path), message)
+        return rule.at(self.file, mark.line, mark.column, format_path(path), message)
 
 
 def format_path(path: PathKey) -> str:
@@ -61,15 +63,35 @@ def load_marked(text: str, file: str) -> tuple[MarkedDocument | None, list[Probl
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = error.problem or error.context or "invalid YAML"
-        return None, [Problem(file, line, column, "", f"YAML syntax error: {reason}")]
+        return None, [rc.YAML_SYNTAX.at(file, line, column, "", f"YAML syntax error: {reason}")]
+    except yaml.reader.ReaderError as error:
+        # A character YAML refuses (a control character): PyYAML gives only its index.
+        line, column = _line_column(text, error.position)
+        return None, [
+            rc.YAML_CHARACTER.at(
+                file,
+                line,
+                column,
+                "",
+                f"character U+{error.character:04X} is not allowed in YAML; remove it or write "
+                f"the escape \\u{error.character:04x} in a double-quoted string",
+            )
+        ]
     except yaml.YAMLError as error:
-        return None, [Problem(file, 1, 1, "", f"YAML error: {error}")]
+        message = " ".join(str(error).split())
+        return None, [rc.YAML_SYNTAX.at(file, 1, 1, "", f"YAML error: {message}")]
     doc = MarkedDocument(file, None)
     if node is None:
         return doc, []
     problems: list[Problem] = []
     doc.data = _build(node, (), doc, problems, _Constructor())
     return doc, problems
+
+
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    """Return the 1-based line and column of character `index` of `text`."""
+    start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - start + 1
 
 
 def _mark(node: yaml.Node) -> Mark:
@@ -84,9 +106,27 @@ def _build(
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                problems.append(doc.problem(path, "YAML merge keys (<<) are not supported"))
+                mark = _mark(key_node)
+                problems.append(
+                    rc.MERGE_KEY.at(
+                        doc.file,
+                        mark.line,
+                        mark.column,
+                        format_path(path),
+                        "YAML merge keys (<<) are not supported; write the keys out",
+                    )
+                )
                 continue
-            key = ctor.construct_object(key_node, deep=True)
+            try:
+                key = ctor.construct_object(key_node, deep=True)
+            except _UNREADABLE as error:
+                mark = _mark(key_node)
+                problems.append(
+                    rc.UNREADABLE_VALUE.at(
+                        doc.file, mark.line, mark.column, format_path(path), _unreadable(error)
+                    )
+                )
+                continue
             if not isinstance(key, str):
                 key = str(key)
             child = (*path, key)
@@ -94,7 +134,7 @@ def _build(
                 mark = _mark(key_node)
                 first = doc.keys[child]
                 problems.append(
-                    Problem(
+                    rc.DUPLICATE_KEY.at(
                         doc.file,
                         mark.line,
                         mark.column,
@@ -113,13 +153,30 @@ def _build(
         ]
     try:
         value = ctor.construct_object(node, deep=True)
-    except yaml.constructor.ConstructorError as error:
-        problems.append(doc.problem(path, f"cannot read value: {error.problem}"))
+    except _UNREADABLE as error:
+        problems.append(doc.problem(rc.UNREADABLE_VALUE, path, _unreadable(error)))
         return None
     if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            problems.append(doc.problem(path, "invalid Unicode (an unpaired surrogate escape)"))
+            problems.append(
+                doc.problem(
+                    rc.INVALID_UNICODE, path, "invalid Unicode (an unpaired surrogate escape)"
+                )
+            )
             return None
     return value
+
+
+# What constructing a scalar can raise: an unknown tag, or a tagged value PyYAML cannot convert
+# (`!!int x`, the date 2001-13-45).
+_UNREADABLE = (yaml.constructor.ConstructorError, ValueError, OverflowError)
+
+
+def _unreadable(error: Exception) -> str:
+    if isinstance(error, yaml.constructor.ConstructorError):
+        reason = error.problem or "unreadable value"
+    else:
+        reason = str(error)
+    return f"cannot read value: {reason}"

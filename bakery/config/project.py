@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from bakery.config.marks import load_marked
 from bakery.config.recipe import parse_duration
+from bakery.config.rules import ignore_problems
 from bakery.config.schema import PROJECT_SCHEMA
 from bakery.config.schema_check import check_shape
 from bakery.errors import InvalidInputError, ProjectError
@@ -107,6 +108,8 @@ class Project:
     max_age: str | None = None  # rebuild a recipe whose newest image is older (plan, rebuild)
     notify_webhook: str | None = None
     notify_sns_topic: str | None = None
+    # rules.ignore: warning code -> why it does not apply; validation drops those warnings
+    ignored_rules: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def file(self) -> Path:
@@ -149,6 +152,9 @@ def load_project(root: Path) -> Project:
         doc.data = {}
     if doc is not None and not problems:
         problems = check_shape(doc, PROJECT_SCHEMA)
+    if doc is not None and not problems:
+        problems = list(ignore_problems(doc))
+    # Every finding about bakery.yaml is an error (there are no project-file warnings yet).
     if problems or doc is None:
         raise InvalidInputError(problems)
     data: dict[str, Any] = doc.data
@@ -189,6 +195,9 @@ def load_project(root: Path) -> Project:
         max_age=data.get("max_age"),
         notify_webhook=data.get("notify", {}).get("webhook"),
         notify_sns_topic=data.get("notify", {}).get("sns_topic"),
+        ignored_rules=MappingProxyType(
+            {entry["code"]: entry["reason"] for entry in data.get("rules", {}).get("ignore", [])}
+        ),
     )
 
 

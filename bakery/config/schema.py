@@ -2,6 +2,8 @@
 
 Validation runs these schemas; `bakery schema` prints the recipe one for editors. Rules a schema
 cannot say well (files exist, names resolve, no cycles, secrets) live in `bakery.config.rules`.
+Each finding of a schema keyword has the rule code `bakery.config.rule_codes.SCHEMA_KEYWORDS`
+gives it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ KMS_PATTERN = (
     r"|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]+"
     r"|[0-9a-f-]{36})$"
 )
+# A rule code of bakery.config.rule_codes; with maxLength 5, so no trailing newline gets through.
+RULE_CODE_PATTERN = r"^[EW][0-9]{4}$"
+NOT_BLANK_PATTERN = r"\S"
 MAX_TAGS = 50
 
 _string = {"type": "string", "minLength": 1}
@@ -252,6 +257,34 @@ PROJECT_SCHEMA: dict[str, Any] = {
             "items": {"anyOf": [_account, {"enum": ["self", "amazon", "aws-marketplace"]}]},
         },
         "tags": _tags,
+        "rules": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "ignore": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["code", "reason"],
+                        "properties": {
+                            "code": {
+                                "type": "string",
+                                "pattern": RULE_CODE_PATTERN,
+                                "maxLength": 5,
+                            },
+                            "reason": {
+                                "type": "string",
+                                "pattern": NOT_BLANK_PATTERN,
+                                "maxLength": 500,
+                            },
+                        },
+                    },
+                },
+            },
+            "description": "ignore: warnings (W codes, see docs/rules.md) not to report, each "
+            "with the reason why it does not apply.",
+        },
         "packer": {
             "type": "object",
             "additionalProperties": False,

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from bakery.config import rule_codes as rc
 from bakery.config import schema as s
 from bakery.config.marks import MarkedDocument, PathKey
+from bakery.config.rule_codes import Rule
 from bakery.errors import Problem
 
 _PATTERN_MESSAGES = {
@@ -18,6 +20,8 @@ _PATTERN_MESSAGES = {
     s.DURATION_PATTERN: "is not a duration (e.g. 30d, 90m, 1h30m, 45s)",
     s.ENV_NAME_PATTERN: "is not a valid environment variable name",
     s.KMS_PATTERN: "is not a KMS key id, alias/NAME or key ARN",
+    s.RULE_CODE_PATTERN: "is not a rule code (E or W and four digits, e.g. W2001)",
+    s.NOT_BLANK_PATTERN: "must not be blank",
 }
 _TYPE_NAMES = {
     "string": "a string",
@@ -30,7 +34,7 @@ _TYPE_NAMES = {
 
 
 def check_shape(doc: MarkedDocument, schema: dict[str, Any]) -> list[Problem]:
-    """Return every way `doc` breaks `schema`, each at its file:line:col."""
+    """Return every way `doc` breaks `schema`, each at its file:line:col with its rule."""
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(schema)
@@ -38,18 +42,26 @@ def check_shape(doc: MarkedDocument, schema: dict[str, Any]) -> list[Problem]:
     for error in validator.iter_errors(doc.data):
         path: PathKey = tuple(error.absolute_path)
         if "propertyNames" in error.relative_schema_path:
+            rule = rc.RESERVED_TAG if error.validator == "not" else rc.BAD_KEY
             problems.append(
                 doc.problem(
+                    rule,
                     (*path, error.instance),
                     _explain_key(error.validator, error.validator_value, error.instance),
                 )
             )
             continue
+        rule = keyword_rule(str(error.validator))
         for where, message in _explain(
             error.validator, error.validator_value, error.instance, error.schema, path
         ):
-            problems.append(doc.problem(where, message))
+            problems.append(doc.problem(rule, where, message))
     return problems
+
+
+def keyword_rule(keyword: str) -> Rule:
+    """Return the rule of a finding of the JSON Schema keyword `keyword`."""
+    return rc.SCHEMA_KEYWORDS.get(keyword, rc.SCHEMA_OTHER)
 
 
 def _explain(

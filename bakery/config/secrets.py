@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import re
 
+from bakery.config import rule_codes as rc
+from bakery.config.rule_codes import Rule
 from bakery.errors import Problem
 
 ALLOW_MARKER = re.compile(r"(#|//|--|;)\s*bakery:\s*allow-secret\s*$")
 
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA)[0-9A-Z]{16}\b"), "an AWS access key id"),
+# (pattern, what it finds, its rule); the first that matches a line reports it.
+_RULES: tuple[tuple[re.Pattern[str], str, Rule], ...] = (
+    (
+        re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA)[0-9A-Z]{16}\b"),
+        "an AWS access key id",
+        rc.SECRET_ACCESS_KEY_ID,
+    ),
     (
         re.compile(
             r"(?i)\baws_?secret(?:_?access)?_?key\b[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"
         ),
         "an AWS secret access key",
+        rc.SECRET_ACCESS_KEY,
     ),
     (
         re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
         "a private key block",
+        rc.SECRET_PRIVATE_KEY,
     ),
     (
         re.compile(
@@ -27,6 +36,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
             r"(?![\"']?\$)(?![\"']?\s*$)[\"']?[^\s\"'$<>{}]{4,}"
         ),
         "a password or token literal",
+        rc.SECRET_LITERAL,
     ),
 )
 
@@ -37,11 +47,11 @@ def scan_text(text: str, file: str) -> list[Problem]:
     for number, line in enumerate(text.splitlines(), start=1):
         if ALLOW_MARKER.search(line):
             continue
-        for pattern, what in _RULES:
+        for pattern, what, rule in _RULES:
             match = pattern.search(line)
             if match:
                 problems.append(
-                    Problem(
+                    rule.at(
                         file,
                         number,
                         match.start() + 1,

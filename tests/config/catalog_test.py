@@ -24,91 +24,89 @@ def app(extra: str, name: str = "app", source: str = "source: {recipe: base}") -
 SCENARIOS = [
     (
         "bogus: 1\n",
-        "recipes/app.yaml:5:1: bogus: unknown key; expected one of: build, "
+        "recipes/app.yaml:5:1: E1002 bogus: unknown key; expected one of: build, "
         "description, distribute, environment, hygiene, layer, licensing, max_age, name, "
         "provision, retention, source, tags, tests, version",
     ),
     (
         "build: {volume_size: big}\n",
-        "recipes/app.yaml:5:9: build.volume_size: must be an integer, not a string",
+        "recipes/app.yaml:5:9: E1003 build.volume_size: must be an integer, not a string",
     ),
     (
         "build: {timeout: soon}\n",
-        "recipes/app.yaml:5:9: build.timeout: 'soon' is not a duration (e.g. 30d, 90m, 1h30m, 45s)",
+        "recipes/app.yaml:5:9: E1005 build.timeout: 'soon' is not a duration (e.g. 30d, 90m, "
+        "1h30m, 45s)",
     ),
     (
         "provision:\n  - script: ../scripts/missing.sh\n",
-        "recipes/app.yaml:6:5: provision[0].script: file not found: ../scripts/missing.sh",
+        "recipes/app.yaml:6:5: E2003 provision[0].script: file not found: ../scripts/missing.sh",
     ),
     (
         "provision:\n  - script: ../../outside.sh\n",
-        "recipes/app.yaml:6:5: provision[0].script: "
+        "recipes/app.yaml:6:5: E2002 provision[0].script: "
         "path ../../outside.sh leaves the project folder; keep files inside it",
     ),
     (
         "provision:\n  - script: /etc/hosts\n",
-        "recipes/app.yaml:6:5: provision[0].script: "
+        "recipes/app.yaml:6:5: E2001 provision[0].script: "
         "absolute path /etc/hosts; write it relative to the recipe file",
     ),
     (
         "provision:\n  - {script: a.sh, inline: [x]}\n",
-        "recipes/app.yaml:6:5: provision[0]: needs "
+        "recipes/app.yaml:6:5: E1006 provision[0]: needs "
         "exactly one of: script, inline, file (found script, inline)",
     ),
     (
         "hygiene: {skip: true}\n",
-        'recipes/app.yaml:5:11: hygiene.skip: skip: true needs reason: "..." saying why',
+        'recipes/app.yaml:5:11: E2005 hygiene.skip: skip: true needs reason: "..." saying why',
     ),
     (
         'tags: {"aws:cost": x}\n',
-        "recipes/app.yaml:5:8: tags.aws:cost: keys starting with 'aws:' are reserved; rename it",
+        "recipes/app.yaml:5:8: E1015 tags.aws:cost: keys starting with 'aws:' are reserved; "
+        "rename it",
     ),
     (
         'tags: {"bakery:recipe": x}\n',
-        "recipes/app.yaml:5:8: tags.bakery:recipe: keys starting "
+        "recipes/app.yaml:5:8: E1015 tags.bakery:recipe: keys starting "
         "with 'bakery:' are reserved; rename it",
     ),
     (
         f"tags: {{k: {'v' * 257}}}\n",
-        "recipes/app.yaml:5:8: tags.k: is 257 characters long; at most 256 are allowed",
+        "recipes/app.yaml:5:8: E1010 tags.k: is 257 characters long; at most 256 are allowed",
     ),
     (
         "tags: {cost: 12}\n",
-        "recipes/app.yaml:5:8: tags.cost: must be a string, not an integer (quote it)",
+        "recipes/app.yaml:5:8: E1003 tags.cost: must be a string, not an integer (quote it)",
     ),
     (
         'description: "{{ env `AWS_SECRET_ACCESS_KEY` }}"\n',
-        "recipes/app.yaml:5:1: description: "
+        "recipes/app.yaml:5:1: E2008 description: "
         "contains '{{', which Packer would evaluate as a template; remove it",
     ),
     (
         "distribute: {regions: [mars-1]}\n",
-        "recipes/app.yaml:5:24: distribute.regions[0]: "
+        "recipes/app.yaml:5:24: E1005 distribute.regions[0]: "
         "'mars-1' is not an AWS region (e.g. us-east-1)",
     ),
     (
-        "distribute: {regions: [us-east-1]}\n",
-        "recipes/app.yaml:5:24: distribute.regions[0]: "
-        "us-east-1 is the build region already; list only the regions to copy to",
-    ),
-    (
         'distribute: {accounts: ["111122223333"]}\n',
-        "recipes/app.yaml:5:14: distribute.accounts: "
+        "recipes/app.yaml:5:14: E2012 distribute.accounts: "
         "an image encrypted with the default KMS key cannot be shared; set build.kms_key_id to a "
         "customer managed key the accounts may use",
     ),
     (
         "distribute: {regions: [us-west-2], kms_key_ids: {eu-west-1: alias/k}}\n",
-        "recipes/app.yaml:5:50: distribute.kms_key_ids.eu-west-1: eu-west-1 is not in "
+        "recipes/app.yaml:5:50: E2009 distribute.kms_key_ids.eu-west-1: eu-west-1 is not in "
         "distribute.regions; add it there or drop its key",
     ),
     (
         "environment: {1BAD: x}\n",
-        "recipes/app.yaml:5:15: environment.1BAD: '1BAD' is not a valid environment variable name",
+        "recipes/app.yaml:5:15: E1014 environment.1BAD: '1BAD' is not a valid environment "
+        "variable name",
     ),
     (
         "provision:\n  - inline: ['export password=hunter22']\n",
-        "recipes/app.yaml:6:22: possible "
+        "recipes/app.yaml:6:22: E5004 possible "
         "secret: a password or token literal; remove it (fetch it at boot from SSM Parameter Store "
         "or Secrets Manager) or end the line with '# bakery: allow-secret'",
     ),
@@ -128,65 +126,112 @@ def test_invalid_recipe_reports_file_line_column_path_and_message(
     [
         (
             "name: Bad_Name\nlayer: base\nversion: 1.0.0\nsource: {ami: ami-12345678}\n",
-            "recipes/app.yaml:1:1: name: 'Bad_Name' must be lowercase letters, digits and hyphens, "
+            "recipes/app.yaml:1:1: E1005 name: 'Bad_Name' must be lowercase letters, digits and "
+            "hyphens, "
             "not starting with a hyphen",
         ),
         (
             "name: x\nlayer: base\nversion: 1.0\nsource: {ami: ami-12345678}\n",
-            "recipes/app.yaml:3:1: version: must be a string, not a number (quote it)",
+            "recipes/app.yaml:3:1: E1003 version: must be a string, not a number (quote it)",
         ),
         (
             "name: x\nlayer: base\nversion: v1\nsource: {ami: ami-12345678}\n",
-            "recipes/app.yaml:3:1: version: 'v1' is not a semantic version (MAJOR.MINOR.PATCH, "
+            "recipes/app.yaml:3:1: E1005 version: 'v1' is not a semantic version "
+            "(MAJOR.MINOR.PATCH, "
             "e.g. 1.2.3)",
         ),
         (
             "name: x\nlayer: apps\nversion: 1.0.0\nsource: {ami: ami-12345678}\n",
-            "recipes/app.yaml:2:1: layer: 'apps' is not one of: base, hardening, app",
+            "recipes/app.yaml:2:1: E1004 layer: 'apps' is not one of: base, hardening, app",
         ),
         (
             "name: x\nlayer: base\nversion: 1.0.0\nsource: {ami: ami-1}\n",
-            "recipes/app.yaml:4:10: source.ami: 'ami-1' is not an AMI id (ami- followed by 8 or 17 "
+            "recipes/app.yaml:4:10: E1005 source.ami: 'ami-1' is not an AMI id (ami- followed by "
+            "8 or 17 "
             "hex digits)",
         ),
         (
             "name: x\nlayer: base\nversion: 1.0.0\nsource: {ami: ami-12345678, recipe: base}\n",
-            "recipes/app.yaml:4:1: source: needs exactly one of: ssm_parameter, ami, filter, "
+            "recipes/app.yaml:4:1: E1006 source: needs exactly one of: ssm_parameter, ami, filter, "
             "recipe (found ami, recipe)",
         ),
         (
             "name: x\nlayer: base\nversion: 1.0.0\n",
-            "recipes/app.yaml:1:1: source: required key is missing",
+            "recipes/app.yaml:1:1: E1001 source: required key is missing",
         ),
         (
             "name: x\nlayer: base\nversion: 1.0.0\nsource: {filter: {owners: ['123456789012'], "
             "name: 'x-*'}}\n",
-            "recipes/app.yaml:4:28: source.filter.owners[0]: owner 123456789012 is not in "
+            "recipes/app.yaml:4:28: E2006 source.filter.owners[0]: owner 123456789012 is not in "
             "trusted_owners of bakery.yaml; add it there if you trust its images",
         ),
         (
             "name: x\nlayer: app\nversion: 1.0.0\nsource: {recipe: bse}\n",
-            "recipes/app.yaml:4:10: source.recipe: unknown recipe bse; did you mean base?",
+            "recipes/app.yaml:4:10: E4002 source.recipe: unknown recipe bse; did you mean base?",
         ),
         (
             "name: base\nlayer: app\nversion: 1.0.0\nsource: {ami: ami-12345678}\n",
-            "recipes/base.yaml:1:1: name: duplicate recipe name base (also in recipes/app.yaml); "
+            "recipes/base.yaml:1:1: E4001 name: duplicate recipe name base (also in "
+            "recipes/app.yaml); "
             "names must be unique",
         ),
         (
             "name: x\nlayer: base\nversion: [1\n",
-            "recipes/app.yaml:4:1: YAML syntax error: expected ',' or ']', but got '<stream end>'",
+            "recipes/app.yaml:4:1: E0001 YAML syntax error: expected ',' or ']', but got '<stream "
+            "end>'",
         ),
         (
             "name: x\nlayer: base\nversion: 1.0.0\nsource: {ami: ami-12345678}\nname: y\n",
-            "recipes/app.yaml:5:1: name: duplicate key (first at line 1); remove one",
+            "recipes/app.yaml:5:1: E0003 name: duplicate key (first at line 1); remove one",
         ),
-        ("", "recipes/app.yaml:1:1: empty recipe; see docs/recipes.md"),
+        ("", "recipes/app.yaml:1:1: E0008 empty recipe; see docs/recipes.md"),
     ],
 )
 def test_recipe_level_problems(make_project: ProjectFactory, text: str, expected: str) -> None:
     root = make_project({"recipes/base.yaml": BASE_RECIPE, "recipes/app.yaml": text})
     assert problems_of(root) == [expected]
+
+
+def test_a_warning_alone_does_not_fail_and_the_catalog_carries_it(
+    make_project: ProjectFactory,
+) -> None:
+    root = make_project(
+        {
+            "recipes/base.yaml": BASE_RECIPE,
+            "recipes/app.yaml": app("distribute: {regions: [us-east-1]}\n"),
+        }
+    )
+    catalog = load_catalog(load_project(root))
+    assert sorted(catalog.recipes) == ["app", "base"]
+    assert [str(warning) for warning in catalog.warnings] == [
+        "recipes/app.yaml:5:24: W2001 distribute.regions[0]: "
+        "us-east-1 is the build region already; list only the regions to copy to"
+    ]
+    assert catalog.warnings[0].severity == "warning"
+
+
+def test_warnings_are_reported_with_the_errors_of_a_run(make_project: ProjectFactory) -> None:
+    root = make_project(
+        {
+            "recipes/base.yaml": BASE_RECIPE,
+            "recipes/app.yaml": app("distribute: {regions: [us-east-1]}\nhygiene: {skip: true}\n"),
+        }
+    )
+    with pytest.raises(InvalidInputError) as caught:
+        load_catalog(load_project(root))
+    assert [problem.code for problem in caught.value.problems] == ["W2001", "E2005"]
+    assert str(caught.value) == "1 problem and 1 warning found"
+
+
+def test_bakery_yaml_can_ignore_a_warning_with_a_reason(make_project: ProjectFactory) -> None:
+    root = make_project(
+        {
+            "recipes/base.yaml": BASE_RECIPE,
+            "recipes/app.yaml": app("distribute: {regions: [us-east-1]}\n"),
+        },
+        "rules:\n  ignore:\n    - {code: W2001, reason: every region is listed on purpose}\n",
+    )
+    assert load_catalog(load_project(root)).warnings == ()
 
 
 def test_all_problems_of_a_run_are_reported_together(make_project: ProjectFactory) -> None:
@@ -212,7 +257,7 @@ def test_cycle_is_reported_with_the_whole_chain(make_project: ProjectFactory) ->
     found = problems_of(root)
     assert len(found) == 3
     assert all("cycle in the recipe graph: a → b → c → a" in line for line in found)
-    assert found[0].startswith("recipes/a.yaml:4:10: source.recipe: ")
+    assert found[0].startswith("recipes/a.yaml:4:10: E4003 source.recipe: ")
 
 
 def test_tag_budget_counts_bakery_and_project_tags(make_project: ProjectFactory) -> None:
@@ -222,7 +267,7 @@ def test_tag_budget_counts_bakery_and_project_tags(make_project: ProjectFactory)
         {"recipes/base.yaml": BASE_RECIPE, "recipes/app.yaml": app(f"tags: {{{tags}}}\n")}, project
     )
     assert problems_of(root) == [
-        "recipes/app.yaml:5:1: tags: the image would carry 52 tags with bakery's and "
+        "recipes/app.yaml:5:1: E2007 tags: the image would carry 52 tags with bakery's and "
         "bakery.yaml's; AWS allows 50, remove 2"
     ]
 
@@ -236,7 +281,8 @@ def test_secret_in_a_used_script_names_the_script(make_project: ProjectFactory) 
         }
     )
     assert problems_of(root) == [
-        "recipes/scripts/s.sh:3:5: possible secret: an AWS access key id; remove it (fetch it at "
+        "recipes/scripts/s.sh:3:5: E5001 possible secret: an AWS access key id; remove it (fetch "
+        "it at "
         "boot from SSM Parameter Store or Secrets Manager) or end the line with "
         "'# bakery: allow-secret'"
     ]

@@ -1,0 +1,369 @@
+"""Every finding of validation as a rule with a stable code and a severity: the one table.
+
+Codes are cfn-lint style, a letter and four digits: E for an error (validation fails), W for a
+warning (printed; bakery.yaml may ignore it by code, with a reason). The first digit is the
+family: 0 the YAML file itself, 1 the shape the JSON Schema gives, 2 a recipe's own rules, 3 the
+project file's rules, 4 the recipe graph, 5 secrets. Every Problem is made by `Rule.at` (or
+`MarkedDocument.problem`, which calls it), so no finding is without a code. docs/rules.md is
+generated from this table (`bakery rules`, `make rules`). A code, once published, keeps its
+meaning: retire a rule rather than reuse its code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from bakery.errors import Problem, Severity
+
+FAMILIES: Mapping[str, str] = MappingProxyType(
+    {
+        "0": "YAML files",
+        "1": "Schema: the shape of recipes and bakery.yaml",
+        "2": "Recipe rules",
+        "3": "Project file rules",
+        "4": "The recipe graph",
+        "5": "Secrets",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One kind of finding: its code, severity, a short title and what it means and what to do."""
+
+    code: str
+    severity: Severity
+    title: str
+    description: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    @property
+    def family(self) -> str:
+        return FAMILIES[self.code[1]]
+
+    def at(self, file: str, line: int, column: int, path: str, message: str) -> Problem:
+        """Make a finding of this rule at FILE:LINE:COLUMN, under the key path `path`."""
+        return Problem(file, line, column, self.code, path, message, self.severity)
+
+
+_TABLE: list[Rule] = []
+
+
+def _rule(code: str, title: str, description: str) -> Rule:
+    severity: Severity = "warning" if code.startswith("W") else "error"
+    rule = Rule(code, severity, title, description)
+    _TABLE.append(rule)
+    return rule
+
+
+# 0: the YAML file itself
+YAML_SYNTAX = _rule(
+    "E0001",
+    "YAML syntax error",
+    "The file is not valid YAML (an unclosed bracket or quote, a bad indent, a second document). "
+    "Fix the file at the line and column given.",
+)
+YAML_CHARACTER = _rule(
+    "E0002",
+    "Character YAML does not allow",
+    "The file holds a control character (such as NUL or ESC) that YAML refuses. Remove it, or "
+    "write it as an escape (`\\u001b`) inside a double-quoted string if you mean it.",
+)
+DUPLICATE_KEY = _rule(
+    "E0003",
+    "Duplicate key",
+    "A mapping names the same key twice; YAML would silently keep the last. Remove one.",
+)
+MERGE_KEY = _rule(
+    "E0004",
+    "YAML merge key",
+    "Merge keys (`<<: *anchor`) are not supported: the keys they bring in have no line of their "
+    "own to report or check for duplicates. Write the keys out.",
+)
+UNREADABLE_VALUE = _rule(
+    "E0005",
+    "Value cannot be read",
+    "A key or value has a YAML tag bakery does not read (such as `!vault`) or is malformed for "
+    "its type (`!!int x`, a date such as 2001-13-45). Remove the tag or fix the value.",
+)
+INVALID_UNICODE = _rule(
+    "E0006",
+    "Invalid Unicode",
+    "A string holds an unpaired surrogate escape (such as `\\ud83d`), which is no character. "
+    "Write the whole character.",
+)
+UNREADABLE_FILE = _rule(
+    "E0007",
+    "File cannot be read",
+    "The file cannot be opened or is not UTF-8 text. Save it as UTF-8.",
+)
+EMPTY_RECIPE = _rule(
+    "E0008",
+    "Empty recipe",
+    "A recipe file holds no document. Write the recipe (see docs/recipes.md) or delete the file.",
+)
+
+# 1: the shape the JSON Schema gives (bakery.config.schema); one rule per schema keyword
+SCHEMA_OTHER = _rule(
+    "E1000",
+    "Schema violation",
+    "The value breaks a schema keyword without a rule of its own. Fix it as the message says.",
+)
+REQUIRED_KEY = _rule(
+    "E1001",
+    "Required key is missing",
+    "A recipe needs name, layer, version and source; some mappings need keys of their own "
+    "(filter needs owners and name, file needs source and destination). Add the key.",
+)
+UNKNOWN_KEY = _rule(
+    "E1002",
+    "Unknown key",
+    "The key is not part of the format (often a typo); the message lists the keys allowed there. "
+    "Rename or remove it.",
+)
+WRONG_TYPE = _rule(
+    "E1003",
+    "Wrong type",
+    "The value has the wrong type: a string where a number is wanted, a list for a mapping. "
+    "Quote numbers that are meant as strings (versions, account ids, environment values).",
+)
+NOT_ONE_OF = _rule(
+    "E1004",
+    "Value not allowed",
+    "The value is not one of a fixed set (layer, volume_type, architecture, packer.dialect). "
+    "Use one the message lists.",
+)
+BAD_FORMAT = _rule(
+    "E1005",
+    "Value has the wrong format",
+    "The value does not match its format: a name, semantic version, AMI id, region, account id, "
+    "duration, KMS key, rule code, or a reason that is blank. The message says which.",
+)
+NOT_EXACTLY_ONE = _rule(
+    "E1006",
+    "Not exactly one kind",
+    "A source needs exactly one of ssm_parameter, ami, filter, recipe; a provision step exactly "
+    "one of script, inline, file. Keep one.",
+)
+NO_ALTERNATIVE = _rule(
+    "E1007",
+    "Matches none of the alternatives",
+    "The value fits none of the forms allowed there (a trusted owner is a 12-digit account, "
+    "`self`, `amazon` or `aws-marketplace`). Use one of them.",
+)
+TOO_MANY_ENTRIES = _rule(
+    "E1008",
+    "Too many entries",
+    "The mapping has more entries than allowed (at most 50 tags, as AWS allows). Remove some.",
+)
+EMPTY_VALUE = _rule(
+    "E1009",
+    "Empty value",
+    "The value is an empty string where one is needed (a path, a filter name, a reason). "
+    "Write it, or drop the key.",
+)
+TOO_LONG = _rule(
+    "E1010",
+    "Value too long",
+    "The value is longer than allowed (a name 63 characters, a description 255, a tag value "
+    "256). Shorten it.",
+)
+TOO_FEW_ITEMS = _rule(
+    "E1011",
+    "Too few items",
+    "The list is empty where at least one item is needed (filter owners, inline commands). "
+    "Add one, or drop the key.",
+)
+DUPLICATE_ITEMS = _rule(
+    "E1012",
+    "Duplicate items",
+    "The list names the same item twice (regions, accounts). Remove the repeat.",
+)
+OUT_OF_RANGE = _rule(
+    "E1013",
+    "Number out of range",
+    "The number is below the minimum or above the maximum (volume_size 1 to 16384, bake.jobs "
+    "1 to 64, retention at least 1). Use one in range.",
+)
+BAD_KEY = _rule(
+    "E1014",
+    "Invalid key",
+    "A key of a mapping whose keys you choose is malformed: an environment variable name, a tag "
+    "key (1 to 128 characters), a region in kms_key_ids, an account id, a channel name. Rename it.",
+)
+RESERVED_TAG = _rule(
+    "E1015",
+    "Reserved tag key",
+    "Tag keys starting with `aws:` (AWS's) or `bakery:` (bakery's own tags) are reserved. "
+    "Rename the tag.",
+)
+
+# 2: a recipe's own rules (bakery.config.rules)
+ABSOLUTE_PATH = _rule(
+    "E2001",
+    "Absolute path",
+    "Script and file paths are relative to the recipe file, so a project builds the same on "
+    "every machine. Write the path relative to the recipe.",
+)
+PATH_OUTSIDE = _rule(
+    "E2002",
+    "Path leaves the project",
+    "The path (through `..` or a symbolic link) points outside the project folder, so the "
+    "project would not hold all its images are made of. Keep uploaded files inside it.",
+)
+FILE_NOT_FOUND = _rule(
+    "E2003",
+    "File not found",
+    "The script or file a step names does not exist. Fix the path (relative to the recipe file).",
+)
+NOT_A_FILE = _rule(
+    "E2004",
+    "Not a file",
+    "The path names a folder or something else that is not a regular file. Name one file; "
+    "upload a folder as an archive.",
+)
+HYGIENE_REASON = _rule(
+    "E2005",
+    "Hygiene skipped without a reason",
+    "`hygiene: {skip: true}` keeps build leftovers (SSH host keys, histories) in the image; the "
+    'reason is recorded as a tag. Add `reason: "..."`.',
+)
+UNTRUSTED_OWNER = _rule(
+    "E2006",
+    "Source owner not trusted",
+    "A filter source may only pick images of owners listed in trusted_owners of bakery.yaml, so "
+    "no one can slip in a look-alike image. Add the owner there if you trust its images.",
+)
+TAG_BUDGET = _rule(
+    "E2007",
+    "Too many tags on the image",
+    "bakery's own tags, bakery.yaml's and the recipe's together exceed the 50 tags AWS allows on "
+    "an image. Remove tags.",
+)
+GO_TEMPLATE = _rule(
+    "E2008",
+    "Go template in a Packer field",
+    "Packer evaluates `{{ ... }}` as a Go template in descriptions, tags and file destinations, "
+    "even in HCL2 files (`{{ env ... }}` would copy the build machine's environment into the "
+    "image). Remove the braces.",
+)
+KMS_REGION_UNLISTED = _rule(
+    "E2009",
+    "Key for a region not copied to",
+    "distribute.kms_key_ids names a region that is not in distribute.regions; Packer refuses "
+    "that. Add the region there or drop its key.",
+)
+KMS_KEYS_UNENCRYPTED = _rule(
+    "E2010",
+    "Copy keys without encryption",
+    "distribute.kms_key_ids is set but build.encrypted is false; Packer needs encryption to use "
+    "the keys. Set build.encrypted: true.",
+)
+KMS_KEY_UNENCRYPTED = _rule(
+    "E2011",
+    "Key without encryption",
+    "build.kms_key_id is set but build.encrypted is false. Set build.encrypted: true.",
+)
+SHARE_DEFAULT_KEY = _rule(
+    "E2012",
+    "Encrypted image shared with the default key",
+    "An image encrypted with the AWS managed key cannot be shared with other accounts. Set "
+    "build.kms_key_id to a customer managed key those accounts may use.",
+)
+BUILD_REGION_COPY = _rule(
+    "W2001",
+    "Build region listed as a copy",
+    "distribute.regions names the build region, where the image is made anyway; Packer drops "
+    "the repeat, so it changes nothing. Drop it from the list.",
+)
+
+# 3: the project file's rules
+UNKNOWN_IGNORED_CODE = _rule(
+    "E3001",
+    "Ignored rule does not exist",
+    "rules.ignore of bakery.yaml names a code no rule has. `bakery rules` lists the codes.",
+)
+ERROR_IGNORED = _rule(
+    "E3002",
+    "Error ignored",
+    "Only warnings (W codes) can be ignored; an error means bakery cannot build the image "
+    "correctly. Fix what the error says instead.",
+)
+DUPLICATE_IGNORE = _rule(
+    "E3003",
+    "Rule ignored twice",
+    "rules.ignore names the same code twice. Keep one entry, with the reason that holds.",
+)
+
+# 4: the recipe graph
+DUPLICATE_NAME = _rule(
+    "E4001",
+    "Duplicate recipe name",
+    "Two recipe files have the same name; names identify recipes, images and lineage. Rename one.",
+)
+UNKNOWN_PARENT = _rule(
+    "E4002",
+    "Unknown parent recipe",
+    "source.recipe names no recipe of the project; the message suggests the closest name. Fix "
+    "the name or add the recipe.",
+)
+CYCLE = _rule(
+    "E4003",
+    "Cycle in the recipe graph",
+    "Recipes build on each other in a circle, so none can be built first; the message names the "
+    "chain. Make one of them start from an external source.",
+)
+
+# 5: secrets (bakery.config.secrets); a line ending in `# bakery: allow-secret` is exempt
+SECRET_ACCESS_KEY_ID = _rule(
+    "E5001",
+    "AWS access key id",
+    "A recipe, script or file holds what looks like an AWS access key id (AKIA..., ASIA...); it "
+    "would be baked into the image. Fetch credentials at boot (an instance profile, SSM "
+    "Parameter Store, Secrets Manager).",
+)
+SECRET_ACCESS_KEY = _rule(
+    "E5002",
+    "AWS secret access key",
+    "An aws_secret_access_key with a 40-character value. Remove it; use an instance profile.",
+)
+SECRET_PRIVATE_KEY = _rule(
+    "E5003",
+    "Private key block",
+    "A `-----BEGIN ... PRIVATE KEY-----` block. Remove it; fetch the key at boot from SSM "
+    "Parameter Store or Secrets Manager.",
+)
+SECRET_LITERAL = _rule(
+    "E5004",
+    "Password or token literal",
+    "A password=, token=, secret= or api_key= with a literal value (a `$VAR` reference passes). "
+    "Fetch it at boot, or end the line with `# bakery: allow-secret` if it is no secret.",
+)
+
+RULES: tuple[Rule, ...] = tuple(_TABLE)
+RULES_BY_CODE: Mapping[str, Rule] = MappingProxyType({rule.code: rule for rule in RULES})
+
+# The rule of each JSON Schema keyword a finding of jsonschema names (bakery.config.schema_check).
+SCHEMA_KEYWORDS: Mapping[str, Rule] = MappingProxyType(
+    {
+        "required": REQUIRED_KEY,
+        "additionalProperties": UNKNOWN_KEY,
+        "type": WRONG_TYPE,
+        "enum": NOT_ONE_OF,
+        "pattern": BAD_FORMAT,
+        "oneOf": NOT_EXACTLY_ONE,
+        "anyOf": NO_ALTERNATIVE,
+        "maxProperties": TOO_MANY_ENTRIES,
+        "minLength": EMPTY_VALUE,
+        "maxLength": TOO_LONG,
+        "minItems": TOO_FEW_ITEMS,
+        "uniqueItems": DUPLICATE_ITEMS,
+        "minimum": OUT_OF_RANGE,
+        "maximum": OUT_OF_RANGE,
+    }
+)
