@@ -29,18 +29,18 @@ from bakery.config.catalog import Catalog, load_catalog
 from bakery.config.graph import RecipeGraph
 from bakery.config.project import Project, load_project
 from bakery.config.recipe import InlineStep, Recipe, Source
-from bakery.lineage.records import BuildRecord, RegionImage, Status, new_build_id
+from bakery.lineage.records import BuildRecord, RegionImage, iso_utc
 from bakery.lineage.sqlite.store import SqliteStore
 from bakery.render.build_folder import render
 from bakery.render.input_hash import input_hash
 from bakery.schedule.rebuild_plan import assess_all
 from bakery.schedule.staleness import in_scope, plan_rebuild
+from tests.support.amis import make_ami, point_parameter
+from tests.support.records import make_record, recipe_source, succeeded
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 ACCOUNT = "123456789012"  # moto's account: every image registered here belongs to it
 NOW = datetime.now(UTC).replace(microsecond=0)
-# What every generated build shares; each record replaces the rest.
-TEMPLATE = BuildRecord("", "", "1.0.0", "", Status.SUCCEEDED, "", "", SourceInfo("", "", ""), "")
 Images = dict[str, list[str]]  # the vendor images of each base, oldest first
 PHASES = ("render digests", "resolve sources (AWS)", "read the store, assess", "plan rebuilds")
 
@@ -114,9 +114,8 @@ def make_recipes(shape: Shape) -> dict[str, Recipe]:
 
 
 def register(gateway: Gateway, region: str, names: Sequence[str]) -> list[str]:
-    """Register images (no instance, no snapshot: the fastest moto offers) and return their ids."""
-    ec2 = gateway.client("ec2", region)
-    return [ec2.register_image(Name=name, RootDeviceName="/dev/xvda")["ImageId"] for name in names]
+    """Register images (no instance: the fastest moto offers) and return their ids."""
+    return [make_ami(name, region, gateway=gateway) for name in names]
 
 
 def counted_requests(gateway: Gateway) -> Counter[str]:
@@ -185,8 +184,7 @@ def _vendor_images(gateway: Gateway, shape: Shape, recipes: Mapping[str, Recipe]
         names = [f"vendor{b:02d}-linux-2026.{k:04d}" for k in range(shape.per_base)]
         found[base.name] = register(gateway, base.region, names)
         if base.source.kind == "ssm_parameter":
-            ssm = gateway.client("ssm", base.region)
-            ssm.put_parameter(Name=base.source.value, Value=found[base.name][-1], Type="String")
+            point_parameter(base.source.value, found[base.name][-1], base.region, gateway=gateway)
     return found
 
 
@@ -203,22 +201,20 @@ def _record_builds(gateway: Gateway, catalog: Catalog, store: SqliteStore, vendo
         for when, ami, book in ((20, built[0], older), (10, built[1], newest)):
             started = NOW - timedelta(days=when, seconds=-index)
             parent = book[recipe.parent] if recipe.parent else None
-            info = current.get(recipe.name) or SourceInfo(
-                "recipe", str(recipe.parent), parent.images[0].ami_id if parent else ""
-            )
+            built_on = recipe_source(parent, region=recipe.region) if parent else None
+            info = current.get(recipe.name) or built_on
             assert isinstance(info, SourceInfo), info
-            book[recipe.name] = replace(
-                TEMPLATE,
-                build_id=new_build_id(started.timestamp()),
-                recipe=recipe.name,
+            record = make_record(
+                recipe.name,
+                started.timestamp(),
+                parent,
+                digest=digest,
+                version=recipe.version,
                 layer=recipe.layer,
-                started_at=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                input_hash=input_hash(digest, info.resolved_ami),
                 source=info,
                 region=recipe.region,
-                parent_build_id=parent.build_id if parent else None,
-                images=(RegionImage(recipe.region, ami),),
             )
+            book[recipe.name] = succeeded(record, RegionImage(recipe.region, ami))
     for base in ("base-00", "base-01"):  # SSM parameter moved, newer filter match
         record, ami = newest[base], vendor[base][0]
         moved = input_hash(_digest(catalog.project, catalog.recipes[base]), ami)
@@ -229,7 +225,7 @@ def _record_builds(gateway: Gateway, catalog: Catalog, store: SqliteStore, vendo
     on_revoked = newest["base-03-hard-0"]  # built on base-03's older build, since revoked
     newest[on_revoked.recipe] = replace(on_revoked, parent_build_id=older["base-03"].build_id)
     old_app = newest["base-04-hard-0-app-0"]  # older than max_age
-    stamp = (NOW - timedelta(days=40)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = iso_utc(NOW - timedelta(days=40))
     newest[old_app.recipe] = replace(old_app, started_at=stamp)
     for record in [*older.values(), *newest.values()]:
         store.put(record)

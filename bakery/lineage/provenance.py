@@ -5,16 +5,21 @@ digest that anyone can recompute, but in-toto requires a digest map on every sub
 carries `{"sha256": sha256("REGION:AMI-ID")}`: a stable identifier of the image, not a hash of its
 bytes. What the image was made from is pinned by `internalParameters.input_hash` and by the
 digests of the resolved dependencies.
+
+Times are written as RFC 3339 UTC timestamps ("...Z"), which in-toto requires whatever offset a
+record was stored with. A file is named by a `git+file:` URI only when it is known to be as
+committed; otherwise by its project path (`name`) and digest alone, as a bare path is no URI.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from bakery.errors import BakeryError
-from bakery.lineage.records import BuildRecord
+from bakery.lineage.records import BuildRecord, iso_utc
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
@@ -53,9 +58,20 @@ def _source_dependency(record: BuildRecord) -> dict[str, Any]:
 
 
 def _file_dependency(path: str, sha256: str, commit: str | None, dirty: bool) -> dict[str, Any]:
+    dependency: dict[str, Any] = {"name": path, "digest": {"sha256": sha256}}
     # A file is only known to be as committed when the work tree was clean.
-    uri = f"git+file:{path}@{commit}" if commit and not dirty else path
-    return {"uri": uri, "name": path, "digest": {"sha256": sha256}}
+    if commit and not dirty:
+        dependency["uri"] = f"git+file:{path}@{commit}"
+    return dependency
+
+
+def _timestamp(text: str | None) -> str | None:
+    """Return a record time as an RFC 3339 UTC timestamp; None when there is none to read."""
+    try:
+        moment = datetime.fromisoformat(text or "")
+    except ValueError:
+        return None
+    return iso_utc(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 def provenance_statement(
@@ -94,9 +110,11 @@ def provenance_statement(
     builder_version = {"bakery": bakery_version}
     if record.packer_version is not None:
         builder_version["packer"] = record.packer_version
-    metadata = {"invocationId": record.build_id, "startedOn": record.started_at}
-    if record.ended_at is not None:
-        metadata["finishedOn"] = record.ended_at
+    metadata = {"invocationId": record.build_id}
+    for key, value in (("startedOn", record.started_at), ("finishedOn", record.ended_at)):
+        stamp = _timestamp(value)
+        if stamp is not None:
+            metadata[key] = stamp
     return {
         "_type": STATEMENT_TYPE,
         "subject": [

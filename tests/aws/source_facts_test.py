@@ -13,6 +13,7 @@ from bakery.aws.session import AwsError, AwsSettings, Gateway
 from bakery.aws.source_facts import resolve_all
 from bakery.aws.sources import resolve_external
 from bakery.config.recipe import Recipe, Source
+from tests.support.amis import make_ami, point_parameter
 
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 AMAZON = "137112412989"
@@ -25,23 +26,13 @@ def aws() -> Iterator[Gateway]:
         yield Gateway(AwsSettings("us-east-1"))
 
 
-def own_image(name: str, region: str = "us-east-1") -> str:
-    ec2 = boto3.client("ec2", region_name=region)
-    return str(ec2.register_image(Name=name, RootDeviceName="/dev/xvda")["ImageId"])
-
-
-def parameter(name: str, ami: str, region: str = "us-east-1") -> None:
-    ssm = boto3.client("ssm", region_name=region)
-    ssm.put_parameter(Name=name, Value=ami, Type="String", DataType="aws:ec2:image")
-
-
 def recipe(name: str, source: Source, region: str = "us-east-1") -> Recipe:
     return Recipe(name, "base", "1.0.0", source, f"recipes/{name}.yaml", region)
 
 
 def test_ssm_parameters_resolve_like_the_single_resolver(aws: Gateway) -> None:
-    mine = own_image("demo-base")
-    parameter("/bakery-demo/base", mine)
+    mine = make_ami("demo-base")
+    point_parameter("/bakery-demo/base", mine)
     recipes = [
         recipe("public", Source("ssm_parameter", AL2023)),
         recipe("demo", Source("ssm_parameter", "/bakery-demo/base")),
@@ -60,7 +51,7 @@ def test_ssm_parameters_resolve_like_the_single_resolver(aws: Gateway) -> None:
 
 def test_filters_pick_the_newest_match_like_the_single_resolver(aws: Gateway) -> None:
     for index in range(3):
-        own_image(f"mine-{index}")
+        make_ami(f"mine-{index}")
     recipes = [
         recipe("al2023", Source("filter", "al2023-ami-2023*", (AMAZON,), "x86_64")),
         recipe("arm", Source("filter", "al2023-ami-2023*", (AMAZON,), "arm64")),
@@ -75,8 +66,8 @@ def test_filters_pick_the_newest_match_like_the_single_resolver(aws: Gateway) ->
 
 
 def test_explicit_ami_resolves_and_what_is_missing_is_a_problem(aws: Gateway) -> None:
-    mine = own_image("pinned")
-    parameter("/bakery-demo/gone", "ami-0123456789abcdef0")
+    mine = make_ami("pinned")
+    point_parameter("/bakery-demo/gone", "ami-0123456789abcdef0")
     recipes = [
         recipe("pinned", Source("ami", mine)),
         recipe("missing-ami", Source("ami", "ami-0123456789abcdef0")),
@@ -112,9 +103,9 @@ def test_untrusted_owner_is_a_problem(aws: Gateway) -> None:
 def test_ssm_calls_grow_by_batches_of_ten_not_by_recipe(
     aws: Gateway, count: int, ssm_calls: int
 ) -> None:
-    ami = own_image("shared")
+    ami = make_ami("shared")
     for index in range(count):
-        parameter(f"/bakery-demo/base-{index}", ami)
+        point_parameter(f"/bakery-demo/base-{index}", ami)
     recipes = [
         recipe(f"r{index}", Source("ssm_parameter", f"/bakery-demo/base-{index}"))
         for index in range(count)
@@ -134,7 +125,7 @@ def test_recipes_sharing_a_parameter_share_its_lookup(aws: Gateway) -> None:
 
 def test_thirty_filter_recipes_take_one_describe_images_page(aws: Gateway) -> None:
     for index in range(30):
-        own_image(f"team{index}-base-2026")
+        make_ami(f"team{index}-base-2026")
     recipes = [
         recipe(f"r{index}", Source("filter", f"team{index}-base-*", (ACCOUNT, AMAZON)))
         for index in range(30)
@@ -146,7 +137,7 @@ def test_thirty_filter_recipes_take_one_describe_images_page(aws: Gateway) -> No
 
 def test_calls_are_grouped_per_region(aws: Gateway) -> None:
     for region in ("us-east-1", "eu-west-1"):
-        parameter("/bakery-demo/base", own_image("base", region), region)
+        point_parameter("/bakery-demo/base", make_ami("base", region), region)
     recipes = [
         recipe(f"{region}-{index}", Source("ssm_parameter", "/bakery-demo/base"), region)
         for region in ("us-east-1", "eu-west-1")
@@ -203,7 +194,7 @@ class NoIdentityGateway(Gateway):
 
 
 def test_self_without_the_account_id_says_why(aws: Gateway) -> None:
-    mine = own_image("mine")
+    mine = make_ami("mine")
     found, calls = resolve_all(
         NoIdentityGateway(AwsSettings("us-east-1")), [recipe("r", Source("ami", mine))], ["self"]
     )

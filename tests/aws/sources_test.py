@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from moto import mock_aws
@@ -10,6 +9,7 @@ from bakery.aws.session import AwsSettings, Gateway
 from bakery.aws.sources import UntrustedSourceError, resolve_external
 from bakery.config.recipe import Source
 from bakery.errors import BakeryError
+from tests.support.amis import make_ami
 
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 AMAZON = "137112412989"
@@ -19,13 +19,6 @@ AMAZON = "137112412989"
 def aws() -> Iterator[Gateway]:
     with mock_aws():
         yield Gateway(AwsSettings("us-east-1"))
-
-
-def own_image(gateway: Gateway, name: str) -> str:
-    ec2: Any = gateway.client("ec2")
-    source = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    instance = ec2.run_instances(ImageId=source, MinCount=1, MaxCount=1)["Instances"][0]
-    return str(ec2.create_image(InstanceId=instance["InstanceId"], Name=name)["ImageId"])
 
 
 def test_ssm_parameter_resolves_to_its_ami_and_version(aws: Gateway) -> None:
@@ -68,7 +61,7 @@ def test_owner_outside_trusted_owners_is_refused(aws: Gateway) -> None:
 
 
 def test_self_trusts_images_of_this_account(aws: Gateway) -> None:
-    ami = own_image(aws, "mine")
+    ami = make_ami("mine", gateway=aws, from_instance=True)
     info = resolve_external(aws, Source("ami", ami), "us-east-1", ["self"])
     assert info.owner == aws.account_id()
 
@@ -84,7 +77,7 @@ def test_missing_parameter_names_call_region_and_resource(aws: Gateway) -> None:
 def test_build_images_settle_tags_image_and_snapshots(aws: Gateway) -> None:
     from bakery.aws.build_images import AwsBuildImages
 
-    ami = own_image(aws, "tagged")
+    ami = make_ami("tagged", gateway=aws, from_instance=True)
     images = AwsBuildImages(aws)
     snapshots = images.settle("us-east-1", ami, {"bakery:input-hash": "h1", "bakery:recipe": "r"})
     ec2 = aws.client("ec2")

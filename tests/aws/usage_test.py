@@ -12,6 +12,7 @@ from bakery.aws.usage import apply_prune, gather
 from bakery.config.project import Retention
 from bakery.lifecycle.prune import deletion_candidates
 from bakery.lifecycle.prune_plan import PruneDecision, PrunePlan, plan_prune
+from tests.support.amis import make_ami, point_parameter, snapshot_ids
 
 EAST, WEST = "us-east-1", "us-west-2"
 NOW = datetime.now(UTC)
@@ -26,21 +27,10 @@ def aws() -> Iterator[Gateway]:
 
 def bake(gateway: Gateway, region: str, recipe: str, days: int, *, managed: bool = True) -> str:
     """Register an image as a bake leaves it: tagged with recipe and build date."""
-    ec2 = gateway.client("ec2", region)
-    ami = ec2.register_image(Name=f"{recipe}-{days}-{managed}", RootDeviceName="/dev/xvda")
     tags = {"bakery:recipe": recipe, "bakery:build-date": (NOW - timedelta(days=days)).isoformat()}
     if managed:
         tags["bakery:managed"] = "true"
-    # moto's register_image ignores TagSpecifications
-    ec2.create_tags(
-        Resources=[ami["ImageId"]], Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
-    )
-    return str(ami["ImageId"])
-
-
-def snapshots_of(gateway: Gateway, region: str, ami: str) -> list[str]:
-    image = gateway.client("ec2", region).describe_images(ImageIds=[ami])["Images"][0]
-    return [m["Ebs"]["SnapshotId"] for m in image["BlockDeviceMappings"] if "Ebs" in m]
+    return make_ami(f"{recipe}-{days}-{managed}", region, tags=tags, gateway=gateway)
 
 
 def template_version(ec2: Any, name: str, image_ids: list[str]) -> str:
@@ -57,22 +47,20 @@ def template_version(ec2: Any, name: str, image_ids: list[str]) -> str:
 
 def build_fleet(aws: Gateway) -> dict[str, str]:
     """Ten web images in us-east-1 (w0 newest), each but the newest two used in one way."""
-    ec2, ssm = aws.client("ec2", EAST), aws.client("ssm", EAST)
+    ec2 = aws.client("ec2", EAST)
     amazon = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     w = {f"w{n}": bake(aws, EAST, "web", n + 1) for n in range(10)}
     w["unmanaged"] = bake(aws, EAST, "web", 300, managed=False)
     ec2.run_instances(ImageId=w["w2"], MinCount=1, MaxCount=1)
     w["lt-direct"] = template_version(ec2, "direct", [amazon, w["w3"]])
-    ssm.put_parameter(
-        Name="/bakery/web/prod", Value=w["w4"], Type="String", DataType="aws:ec2:image"
-    )
+    point_parameter("/bakery/web/prod", w["w4"], EAST, gateway=aws)
     w["lt-channel"] = template_version(ec2, "channel", ["resolve:ssm:/bakery/web/prod"])
     aws.client("autoscaling", EAST).create_launch_configuration(
         LaunchConfigurationName="web-lc", ImageId=w["w5"], InstanceType="t3.micro"
     )
     ec2.modify_image_attribute(ImageId=w["w6"], LaunchPermission={"Add": [{"UserId": PARTNER}]})
     for value in (w["w8"], w["w0"]):  # version 1 of the parameter holds w8
-        ssm.put_parameter(Name="/team/pinned", Value=value, Type="String", Overwrite=True)
+        point_parameter("/team/pinned", value, EAST, gateway=aws)
     w["lt-pinned"] = template_version(ec2, "pinned", ["resolve:ssm:/team/pinned:1"])
     gone = ec2.run_instances(ImageId=w["w9"], MinCount=1, MaxCount=1)["Instances"][0]
     ec2.terminate_instances(InstanceIds=[gone["InstanceId"]])
@@ -128,7 +116,7 @@ def test_apply_deletes_exactly_the_planned_images_and_their_snapshots(aws: Gatew
     doomed_snapshots = {s for d in plan.to_delete for s in d.snapshot_ids}
     assert doomed_snapshots == {
         s for region, ami in [(EAST, w["w7"]), (EAST, w["w9"]), (WEST, w["a2"])]
-        for s in snapshots_of(aws, region, ami)
+        for s in snapshot_ids(ami, region, gateway=aws)
     }  # fmt: skip
     everything = {ami for key, ami in w.items() if not key.startswith("lt-")}
     snapshots_before = _snapshots(aws)
@@ -146,7 +134,7 @@ def test_apply_reports_a_failure_and_goes_on(aws: Gateway) -> None:
         (
             PruneDecision(EAST, "ami-12345678", "web", True, ("gone already",), ()),
             PruneDecision(
-                EAST, doomed, "web", True, ("old",), tuple(snapshots_of(aws, EAST, doomed))
+                EAST, doomed, "web", True, ("old",), tuple(snapshot_ids(doomed, EAST, gateway=aws))
             ),
         )
     )

@@ -10,15 +10,17 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from bakery.aws.facts import CommandResult, SourceInfo
+from bakery.aws.facts import CommandResult
 from bakery.aws.session import AwsSettings, Gateway
 from bakery.config.project import Project, load_project
 from bakery.errors import BakeryError
 from bakery.lifecycle.channels import channel_table, promote, revoke, rollback
 from bakery.lifecycle.distribute import copy_build, share_build
 from bakery.lifecycle.refs import resolve_image_ref
-from bakery.lineage.records import BuildRecord, RegionImage, SmokeTest, Status, new_build_id
+from bakery.lineage.records import BuildRecord, RegionImage, SmokeTest, Status
 from bakery.lineage.sqlite.store import SqliteStore
+from tests.support.amis import make_ami
+from tests.support.records import T0, ami_source, make_record, recipe_source, succeeded
 
 PROJECT = """\
 aws: {region: us-east-1}
@@ -36,18 +38,10 @@ class World:
         self.store = SqliteStore(root / "lineage.db")
         (root / "bakery.yaml").write_text(PROJECT)
         self.project: Project = load_project(root)
+        self.clock = T0
 
     def ec2(self, region: str = "us-east-1") -> Any:
         return self.gateway.client("ec2", region)
-
-    def image(self, name: str, tags: dict[str, str] | None = None) -> str:
-        ec2 = self.ec2()
-        base = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-        instance = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1)["Instances"][0]
-        ami = str(ec2.create_image(InstanceId=instance["InstanceId"], Name=name)["ImageId"])
-        if tags:
-            ec2.create_tags(Resources=[ami], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
-        return ami
 
     def build(
         self,
@@ -56,31 +50,16 @@ class World:
         parent: BuildRecord | None = None,
         codes: tuple[str, ...] = (),
     ) -> BuildRecord:
-        build_id = new_build_id()
-        ami = self.image(
-            f"{recipe}-{version}-{build_id}", {"bakery:recipe": recipe, "bakery:build-id": build_id}
-        )
+        self.clock += 60  # a minute after the last build: build ids sort in the order made
         source = (
-            SourceInfo("recipe", parent.recipe, parent.images[0].ami_id)
-            if parent
-            else SourceInfo("ami", "ami-12345678", "ami-12345678", product_codes=codes)
+            recipe_source(parent) if parent else ami_source("ami-12345678", product_codes=codes)
         )
-        record = BuildRecord(
-            build_id=build_id,
-            recipe=recipe,
-            version=version,
-            layer="app",
-            status=Status.RUNNING,
-            started_at="2026-11-26T00:00:00Z",
-            input_hash="h",
-            source=source,
-            region="us-east-1",
-            parent_build_id=parent.build_id if parent else None,
-        )
+        record = make_record(recipe, self.clock, parent, version=version, source=source)
+        tags = {"bakery:recipe": recipe, "bakery:build-id": record.build_id}
+        name = f"{recipe}-{version}-{record.build_id}"
+        ami = make_ami(name, tags=tags, gateway=self.gateway, from_instance=True)
         self.store.start(record)
-        done = record.finished(
-            Status.SUCCEEDED, "2026-11-26T00:01:00Z", images=(RegionImage("us-east-1", ami),)
-        )
+        done = succeeded(record, RegionImage("us-east-1", ami), after=60)
         self.store.finish(done)
         return done
 

@@ -16,6 +16,7 @@ from bakery.config.catalog import load_catalog
 from bakery.config.project import Project, Retention, load_project
 from bakery.errors import BakeryError, InvalidInputError
 from bakery.lifecycle.prune import retention_lookup
+from tests.support.amis import make_ami
 from tests.support.project import ProjectFactory
 
 WEB = """\
@@ -43,12 +44,10 @@ def args(root: Path, *names: str, **options: Any) -> argparse.Namespace:
 
 
 def bake(region: str, recipe: str, days: int) -> str:
-    ec2 = boto3.client("ec2", region_name=region)
-    ami = str(ec2.register_image(Name=f"{recipe}-{days}", RootDeviceName="/dev/xvda")["ImageId"])
+    """Register an image as a bake leaves it: managed, tagged with recipe and build date."""
     date = (datetime.now(UTC) - timedelta(days=days)).isoformat()
     tags = {"bakery:managed": "true", "bakery:recipe": recipe, "bakery:build-date": date}
-    ec2.create_tags(Resources=[ami], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
-    return ami
+    return make_ami(f"{recipe}-{days}", region, tags=tags)
 
 
 def images(region: str) -> set[str]:
@@ -151,5 +150,5 @@ def test_retention_in_bakery_yaml_must_be_a_whole_number(make_project: ProjectFa
     with pytest.raises(InvalidInputError) as raised:
         load_project(root)
     assert [str(problem) for problem in raised.value.problems] == [
-        "bakery.yaml:2:13: retention.keep: must be an integer, not a string"
+        "bakery.yaml:2:13: E1003 retention.keep: must be an integer, not a string"
     ]

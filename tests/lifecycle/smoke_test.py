@@ -5,6 +5,8 @@ import json
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +14,20 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from bakery.aws.facts import SourceInfo
 from bakery.aws.session import AwsSettings, Gateway
 from bakery.commands import smoke as command
 from bakery.config.project import SmokeTestSettings
 from bakery.config.recipe import Recipe, Source
 from bakery.errors import BakeryError
 from bakery.lifecycle.smoke import CANCELLED, SmokeTestError, smoke_test
-from bakery.lineage.records import BuildRecord, RegionImage, SmokeTest, Status
+from bakery.lineage.records import BuildRecord, RegionImage, SmokeTest, Status, new_build_id
 from bakery.lineage.sqlite.store import SqliteStore
+from tests.support.amis import make_ami
+from tests.support.records import ami_source, make_record, succeeded
 
-BUILD_ID = "01J0000000000000000000TEST"
+STARTED = datetime(2024, 6, 1, 10, 0, tzinfo=UTC).timestamp()
+BUILD_ID = new_build_id(STARTED)
+SOURCE_AMI = "ami-0123456789abcdef0"
 TESTS = ("systemctl is-active nginx", "curl -fsS http://localhost/")
 ClientWrapper = Callable[[Any], Any]
 
@@ -114,37 +119,18 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
 
 def bake_image(gateway: Gateway) -> str:
     """Make an AMI in moto the way a build does: from an instance of an Amazon image."""
-    ec2 = gateway.client("ec2")
-    # A name filter: serializing all of moto's 1,300 Amazon images takes over a second.
-    amazon = ec2.describe_images(
-        Owners=["amazon"], Filters=[{"Name": "name", "Values": ["al2023-ami-2023*"]}]
-    )
-    base = amazon["Images"][0]["ImageId"]
-    builder = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1)["Instances"][0]
-    ami = ec2.create_image(InstanceId=builder["InstanceId"], Name="web-1.0.0")["ImageId"]
-    ec2.terminate_instances(InstanceIds=[builder["InstanceId"]])
-    return str(ami)
+    return make_ami("web-1.0.0", gateway=gateway, from_instance=True)
 
 
-def build(ami: str, **changes: Any) -> BuildRecord:
-    fields: dict[str, Any] = {
-        "build_id": BUILD_ID,
-        "recipe": "web",
-        "version": "1.0.0",
-        "layer": "app",
-        "status": Status.SUCCEEDED,
-        "started_at": "2024-06-01T10:00:00Z",
-        "ended_at": "2024-06-01T10:20:00Z",
-        "input_hash": "0" * 64,
-        "source": SourceInfo("ami", "ami-0123456789abcdef0", "ami-0123456789abcdef0"),
-        "region": "us-east-1",
-        "images": (RegionImage("us-east-1", ami),),
-    }
-    return BuildRecord(**(fields | changes))
+def build(ami: str, status: Status = Status.SUCCEEDED, **changes: Any) -> BuildRecord:
+    """The build of web 1.0.0 that made `ami`, from 10:00 to 10:20 on 2024-06-01."""
+    fields = {"build_id": BUILD_ID, "version": "1.0.0", "source": ami_source(SOURCE_AMI)}
+    started = make_record("web", STARTED, **(fields | changes))
+    return replace(succeeded(started, RegionImage("us-east-1", ami), after=1200), status=status)
 
 
 def recipe(tests: tuple[str, ...] = TESTS) -> Recipe:
-    source = Source("ami", "ami-0123456789abcdef0")
+    source = Source("ami", SOURCE_AMI)
     return Recipe("web", "app", "1.0.0", source, "recipes/web.yaml", "us-east-1", tests=tests)
 
 
@@ -405,7 +391,7 @@ def test_command_tests_name_at_version_and_prints_each_command(
     ami = bake_image(Gateway(AwsSettings("us-east-1")))
     with SqliteStore(root / ".bakery/lineage.db") as lineage:
         lineage.put(build(ami))
-        lineage.put(build(ami, build_id="01H0000000000000000000000A", version="0.9.0"))
+        lineage.put(build(ami, build_id=new_build_id(STARTED - 86400), version="0.9.0"))
     args = argparse.Namespace(
         ref="web@1.0.0", json=as_json, local=False, project=str(root), debug=False
     )

@@ -1,34 +1,45 @@
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
 
-from bakery.aws.facts import SourceInfo
 from bakery.errors import BakeryError
 from bakery.lineage.provenance import provenance_statement
 from bakery.lineage.records import BuildRecord, RegionImage, Status
+from tests.support.records import (
+    AL2023,
+    GIT_COMMIT,
+    TEMPLATE_SHA256,
+    make_record,
+    ssm_source,
+    succeeded,
+)
 
-PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
-RECORD = BuildRecord(
-    build_id="01HF7YAT001XZYMP3JVNYP40MD",
-    recipe="base",
-    version="1.2.0",
-    layer="base",
-    status=Status.SUCCEEDED,
-    started_at="2024-01-01T10:00:00+00:00",
-    ended_at="2024-01-01T10:04:00+00:00",
-    input_hash="ab" * 32,
-    source=SourceInfo("ssm_parameter", PARAMETER, "ami-src", ssm_version=42, owner="amazon"),
-    region="us-east-1",
-    packer_version="1.11.2",
-    git_commit="c0ffee00",
-    template_sha256="cd" * 32,
-    images=(RegionImage("us-east-1", "ami-111"), RegionImage("eu-west-1", "ami-222")),
+PARAMETER = AL2023
+RECORD = succeeded(
+    make_record(
+        "base",
+        version="1.2.0",
+        layer="base",
+        source=ssm_source("ami-src", PARAMETER, version=42),
+        packer_version="1.11.2",
+    ),
+    RegionImage("us-east-1", "ami-111"),
+    RegionImage("eu-west-1", "ami-222"),
+    after=240,
 )
 FILES = {"scripts/setup.sh": "11" * 32, "recipes/base.yaml": "22" * 32}
+# JSON Schemas written from the specifications (no package ships them); each says which version.
+SCHEMAS = Path(__file__).parents[1] / "fixtures" / "provenance"
 
 
 def sha256(text: str) -> str:
@@ -59,8 +70,8 @@ def test_build_definition_names_parameters_and_every_dependency() -> None:
         "invocation": {"argv": ["bake", "base"]},
     }
     assert definition["internalParameters"] == {
-        "input_hash": "ab" * 32,
-        "template_sha256": "cd" * 32,
+        "input_hash": RECORD.input_hash,
+        "template_sha256": TEMPLATE_SHA256,
         "region": "us-east-1",
     }
     source, first, second, commit = definition["resolvedDependencies"]
@@ -68,13 +79,13 @@ def test_build_definition_names_parameters_and_every_dependency() -> None:
     assert source["annotations"]["ssmParameter"] == PARAMETER
     assert source["annotations"]["ssmVersion"] == 42
     assert first == {
-        "uri": "git+file:recipes/base.yaml@c0ffee00",
+        "uri": f"git+file:recipes/base.yaml@{GIT_COMMIT}",
         "name": "recipes/base.yaml",
         "digest": {"sha256": "22" * 32},
     }
     assert second["name"] == "scripts/setup.sh"
-    assert commit["uri"] == "git:c0ffee00"
-    assert commit["digest"] == {"gitCommit": "c0ffee00"}
+    assert commit["uri"] == f"git:{GIT_COMMIT}"
+    assert commit["digest"] == {"gitCommit": GIT_COMMIT}
 
 
 def test_files_of_a_dirty_tree_are_named_by_path_alone() -> None:
@@ -82,7 +93,8 @@ def test_files_of_a_dirty_tree_are_named_by_path_alone() -> None:
     dependencies = provenance_statement(dirty, FILES, "0.1.0")["predicate"]["buildDefinition"][
         "resolvedDependencies"
     ]
-    assert dependencies[1]["uri"] == "recipes/base.yaml"
+    # No uri: a bare path is not the URI a ResourceDescriptor's uri must be.
+    assert dependencies[1] == {"name": "recipes/base.yaml", "digest": {"sha256": "22" * 32}}
     assert dependencies[-1]["annotations"] == {"dirty": True}
 
 
@@ -104,12 +116,160 @@ def test_run_details_name_the_builder_and_the_build() -> None:
     }
     assert run["metadata"] == {
         "invocationId": RECORD.build_id,
-        "startedOn": "2024-01-01T10:00:00+00:00",
-        "finishedOn": "2024-01-01T10:04:00+00:00",
+        "startedOn": "2024-01-01T10:00:00Z",
+        "finishedOn": "2024-01-01T10:04:00Z",
     }
+
+
+def test_times_are_written_in_utc_whatever_offset_the_record_has() -> None:
+    offset = replace(
+        RECORD, started_at="2024-01-01T12:00:00+02:00", ended_at="2024-01-01T10:04:00+00:00"
+    )
+    metadata = provenance_statement(offset, FILES, "0.1.0")["predicate"]["runDetails"]["metadata"]
+    assert (metadata["startedOn"], metadata["finishedOn"]) == (
+        "2024-01-01T10:00:00Z",
+        "2024-01-01T10:04:00Z",
+    )
 
 
 def test_a_build_without_images_has_no_provenance() -> None:
     failed = replace(RECORD, status=Status.FAILED, images=())
     with pytest.raises(BakeryError, match="has no image"):
         provenance_statement(failed, FILES, "0.1.0")
+
+
+# The documents checked against the schemas of the in-toto Statement and SLSA provenance.
+
+
+def schema(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((SCHEMAS / name).read_text())
+    return loaded
+
+
+STATEMENT = schema("in-toto-statement-v1.schema.json")
+SLSA = schema("slsa-provenance-v1.schema.json")
+REGISTRY: Registry[Any] = Registry().with_resources(
+    (document["$id"], Resource.from_contents(document)) for document in (STATEMENT, SLSA)
+)
+
+
+def validator(document: dict[str, Any]) -> Draft202012Validator:
+    return Draft202012Validator(
+        document, registry=REGISTRY, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def problems(statement: dict[str, Any]) -> list[str]:
+    """Every message either schema gives about `statement`, sub-schemas' included."""
+    found: list[str] = []
+    for document in (STATEMENT, SLSA):
+        pending = list(validator(document).iter_errors(statement))
+        while pending:
+            error = pending.pop()
+            found.append(error.message)
+            pending.extend(error.context or ())
+    return found
+
+
+def minimal() -> dict[str, Any]:
+    """A statement with only what the two specifications require."""
+    return {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"digest": {"sha256": sha256("artifact")}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {
+            "buildDefinition": {
+                "buildType": "https://example.com/build/v1",
+                "externalParameters": {},
+            },
+            "runDetails": {"builder": {"id": "https://example.com/builder"}},
+        },
+    }
+
+
+def test_the_schemas_are_valid_json_schemas_and_ask_only_what_the_specs_require() -> None:
+    for document in (STATEMENT, SLSA):
+        Draft202012Validator.check_schema(document)
+    assert problems(minimal()) == []
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        RECORD,
+        replace(RECORD, git_dirty=True),
+        replace(RECORD, git_commit=None, packer_version=None, template_sha256=None),
+        make_record(),  # running: no end yet
+    ],
+    ids=["clean", "dirty", "no-git", "running"],
+)
+def test_statement_conforms_to_in_toto_statement_v1_and_slsa_provenance_v1(
+    record: BuildRecord,
+) -> None:
+    if not record.images:
+        record = replace(record, images=(RegionImage("us-east-1", "ami-0123456789abcdef0"),))
+    statement = provenance_statement(record, FILES, "0.1.0", {"argv": ["bake", record.recipe]})
+    assert problems(statement) == []
+
+
+REQUIRED = [
+    ("_type",),
+    ("subject",),
+    ("predicateType",),
+    ("predicate",),
+    ("subject", 0, "digest"),
+    ("predicate", "buildDefinition"),
+    ("predicate", "buildDefinition", "buildType"),
+    ("predicate", "buildDefinition", "externalParameters"),
+    ("predicate", "runDetails"),
+    ("predicate", "runDetails", "builder"),
+    ("predicate", "runDetails", "builder", "id"),
+]
+
+
+@pytest.mark.parametrize("path", REQUIRED, ids=[".".join(map(str, p)) for p in REQUIRED])
+def test_a_statement_missing_a_required_field_fails(path: tuple[str | int, ...]) -> None:
+    statement = provenance_statement(RECORD, FILES, "0.1.0")
+    broken = copy.deepcopy(statement)
+    parent: Any = broken
+    for key in path[:-1]:
+        parent = parent[key]
+    del parent[path[-1]]
+    assert f"'{path[-1]}' is a required property" in problems(broken)
+
+
+def change(path: tuple[str | int, ...], value: object) -> Callable[[dict[str, Any]], None]:
+    def apply(statement: dict[str, Any]) -> None:
+        parent: Any = statement
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = value
+
+    return apply
+
+
+DEFINITION = ("predicate", "buildDefinition")
+RUN = ("predicate", "runDetails")
+WRONG = {
+    "another statement type": change(("_type",), "https://in-toto.io/Statement/v0.1"),
+    "another predicate type": change(("predicateType",), "https://slsa.dev/provenance/v0.2"),
+    "no subject": change(("subject",), []),
+    "a digest that is not hex": change(("subject", 0, "digest"), {"sha256": "us-east-1:ami-1"}),
+    "an empty digest set": change(("subject", 0, "digest"), {}),
+    "parameters that are a list": change((*DEFINITION, "externalParameters"), ["recipe"]),
+    "a relative path as uri": change((*DEFINITION, "resolvedDependencies", 1, "uri"), "a.sh"),
+    "a dependency with neither uri nor digest": change(
+        (*DEFINITION, "resolvedDependencies", 1), {"name": "recipes/base.yaml"}
+    ),
+    "a time with an offset": change((*RUN, "metadata", "startedOn"), "2024-01-01T10:00:00+00:00"),
+    "a time that is no time": change((*RUN, "metadata", "finishedOn"), "2024-13-01T10:00:00Z"),
+    "a version that is a number": change((*RUN, "builder", "version", "packer"), 1.11),
+    "a builder id that is no URI": change((*RUN, "builder", "id"), "bakery"),
+}
+
+
+@pytest.mark.parametrize("mistake", list(WRONG))
+def test_a_statement_with_a_wrong_value_fails(mistake: str) -> None:
+    broken = copy.deepcopy(provenance_statement(RECORD, FILES, "0.1.0"))
+    WRONG[mistake](broken)
+    assert problems(broken)

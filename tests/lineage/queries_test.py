@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bakery.aws.facts import SourceInfo
 from bakery.errors import BakeryError
 from bakery.lineage.queries import (
     ancestry,
@@ -15,33 +13,25 @@ from bakery.lineage.queries import (
     lineage_view,
     resolve_ref,
 )
-from bakery.lineage.records import BuildRecord, RegionImage, Status, new_build_id
+from bakery.lineage.records import BuildRecord, RegionImage
 from bakery.lineage.sqlite.store import SqliteStore
-
-T0 = 1_700_000_000.0
-AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+from tests.support.records import (
+    AL2023,
+    T0,
+    failed,
+    make_record,
+    recipe_source,
+    ssm_source,
+    succeeded,
+)
 
 
 def build(recipe: str, at: float, ami: str, parent: BuildRecord | None = None) -> BuildRecord:
-    source = (
-        SourceInfo("ssm_parameter", AL2023, "ami-al2023", ssm_version=3)
-        if parent is None
-        else SourceInfo("recipe", parent.recipe, parent.images[0].ami_id)
-    )
-    return BuildRecord(
-        build_id=new_build_id(at),
-        recipe=recipe,
-        version="1.0.0",
-        layer="app" if parent else "base",
-        status=Status.SUCCEEDED,
-        started_at="2024-01-01T10:00:00+00:00",
-        ended_at="2024-01-01T10:02:30+00:00",
-        input_hash="0123456789abcdef" * 4,
-        source=source,
-        region="us-east-1",
-        parent_build_id=None if parent is None else parent.build_id,
-        images=(RegionImage("us-east-1", ami),),
-    )
+    """A build that took 150 s: a base from AL2023 (version 3), or a child of `parent`."""
+    source = ssm_source("ami-al2023", version=3) if parent is None else recipe_source(parent)
+    layer = "base" if parent is None else "app"
+    started = make_record(recipe, at, parent, version="1.0.0", layer=layer, source=source)
+    return succeeded(started, RegionImage("us-east-1", ami), after=150)
 
 
 class Chain:
@@ -50,9 +40,7 @@ class Chain:
     def __init__(self, store: SqliteStore) -> None:
         self.base = build("base", T0, "ami-base")
         self.hard = build("hard", T0 + 1, "ami-hard", self.base)
-        self.failed_web = replace(
-            build("web", T0 + 2, "ami-x", self.hard), status=Status.FAILED, images=()
-        )
+        self.failed_web = failed(make_record("web", T0 + 2, self.hard, version="1.0.0"))
         self.web = build("web", T0 + 3, "ami-web", self.hard)
         self.worker = build("worker", T0 + 4, "ami-worker", self.hard)
         for record in (self.base, self.hard, self.failed_web, self.web, self.worker):
@@ -149,8 +137,8 @@ def test_lineage_view_json_carries_each_build(store: SqliteStore, chain: Chain) 
 
 
 def test_history_rows_list_a_recipes_builds_newest_first(store: SqliteStore, chain: Chain) -> None:
-    running = replace(build("web", T0 + 9, "ami-y", chain.hard), status=Status.RUNNING)
-    store.put(replace(running, ended_at=None, images=()))
+    running = make_record("web", T0 + 9, chain.hard, version="1.0.0")
+    store.put(running)
     rows = history_rows(store, "web")
     assert [row["build_id"] for row in rows] == [
         running.build_id,
@@ -163,8 +151,8 @@ def test_history_rows_list_a_recipes_builds_newest_first(store: SqliteStore, cha
         "version": "1.0.0",
         "status": "succeeded",
         "revoked": False,
-        "started_at": "2024-01-01T10:00:00+00:00",
+        "started_at": "2024-01-01T10:00:03Z",
         "duration_s": 150.0,
         "amis": {"us-east-1": "ami-web"},
-        "input_hash": "0123456789ab",
+        "input_hash": chain.web.input_hash[:12],
     }

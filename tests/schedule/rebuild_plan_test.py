@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -17,14 +16,16 @@ from bakery.commands import plan
 from bakery.config.catalog import load_catalog
 from bakery.config.project import load_project
 from bakery.errors import BakeryError
-from bakery.lineage.records import BuildRecord, RegionImage, Status, new_build_id
+from bakery.lineage.records import RegionImage
 from bakery.lineage.sqlite.store import SqliteStore
 from bakery.render.build_folder import render
-from bakery.render.input_hash import input_hash
 from bakery.schedule.rebuild_plan import plan_stale, print_rebuild_plan
+from tests.support.amis import make_ami, point_parameter
 from tests.support.project import ProjectFactory
+from tests.support.records import ami_source, make_record, recipe_source, ssm_source, succeeded
 
 ACCOUNT = "123456789012"  # moto's
+BASE_PARAMETER = "/bakery-demo/base"
 PROJECT = f"""\
 aws: {{region: us-east-1}}
 packer: {{dialect: "1.6"}}
@@ -62,49 +63,44 @@ class Builds:
         recipe = load_catalog(project).recipes[name]
         digest = render(recipe, project.tags, "1.6", lambda p: (self.root / p).read_bytes()).digest
         self.clock += timedelta(minutes=1)
-        record = BuildRecord(
-            build_id=new_build_id(self.clock.timestamp()),
-            recipe=name,
+        started = make_record(
+            name,
+            self.clock.timestamp(),
+            parent,
+            digest=digest,
             version=recipe.version,
             layer=recipe.layer,
-            status=Status.SUCCEEDED,
-            started_at=self.clock.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            input_hash=input_hash(digest, source.resolved_ami),
             source=source,
             region="us-east-1",
-            parent_build_id=parent,
-            images=(RegionImage("us-east-1", image(f"{name}-{self.clock:%H%M}")),),
+            **kw,
         )
-        self.store.put(record if not kw else BuildRecord(**{**record.__dict__, **kw}))
+        image = RegionImage("us-east-1", make_ami(f"{name}-{self.clock:%H%M}"))
+        record = succeeded(started, image)
+        self.store.put(record)
         return record.build_id
 
     def chain(self, base_ami: str) -> dict[str, str]:
         """Record base (built from `base_ami`), hard on it and app on hard."""
-        base = self.record("base", SourceInfo("ssm_parameter", "/bakery-demo/base", base_ami))
+        base = self.record("base", demo_base(base_ami))
         hard = self.record("hard", self.built_on("base", base), base)
         app = self.record("app", self.built_on("hard", hard), hard)
         return {"base": base, "hard": hard, "app": app}
 
     def built_on(self, parent: str, build_id: str) -> SourceInfo:
         found = self.store.get(build_id)
-        assert found is not None
-        return SourceInfo("recipe", parent, found.images[0].ami_id)
+        assert found is not None and found.recipe == parent
+        return recipe_source(found)
 
 
-def image(name: str) -> str:
-    ec2 = boto3.client("ec2", region_name="us-east-1")
-    return str(ec2.register_image(Name=name, RootDeviceName="/dev/xvda")["ImageId"])
-
-
-def point(ami: str, name: str = "/bakery-demo/base") -> None:
-    ssm = boto3.client("ssm", region_name="us-east-1")
-    ssm.put_parameter(Name=name, Value=ami, Type="String", Overwrite=True)
+def demo_base(ami: str) -> SourceInfo:
+    """What the base recipe's source resolved to when it pointed at `ami`."""
+    return ssm_source(ami, BASE_PARAMETER, owner=ACCOUNT)
 
 
 @pytest.fixture
 def builds(make_project: ProjectFactory) -> Iterator[Builds]:
     with mock_aws():
-        pinned = image("pinned")
+        pinned = make_ami("pinned")
         root = make_project(
             {
                 "recipes/base.yaml": BASE,
@@ -116,7 +112,7 @@ def builds(make_project: ProjectFactory) -> Iterator[Builds]:
             PROJECT,
         )
         found = Builds(root)
-        found.record("other", SourceInfo("ami", pinned, pinned))
+        found.record("other", ami_source(pinned, owner=ACCOUNT))
         yield found
         found.store.close()
 
@@ -131,9 +127,9 @@ def run(builds: Builds, *names: str, as_json: bool = False) -> int:
 def test_a_moved_base_rebuilds_its_chain_and_nothing_else(
     builds: Builds, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    old, new = image("al2023-old"), image("al2023-new")
+    old, new = make_ami("al2023-old"), make_ami("al2023-new")
     builds.chain(old)
-    point(new)
+    point_parameter(BASE_PARAMETER, new)
     assert run(builds) == plan.EXIT_STALE == 10
     out = capsys.readouterr().out
     assert (
@@ -152,9 +148,9 @@ def test_a_moved_base_rebuilds_its_chain_and_nothing_else(
 def test_everything_matching_its_newest_build_exits_0(
     builds: Builds, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ami = image("al2023")
+    ami = make_ami("al2023")
     builds.chain(ami)
-    point(ami)
+    point_parameter(BASE_PARAMETER, ami)
     assert run(builds) == 0
     out = capsys.readouterr().out
     assert out.count("UP TO DATE") == 4
@@ -164,8 +160,8 @@ def test_everything_matching_its_newest_build_exits_0(
 def test_json_gives_each_reason_the_order_the_waves_and_the_calls(
     builds: Builds, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ami = image("al2023")
-    point(ami)
+    ami = make_ami("al2023")
+    point_parameter(BASE_PARAMETER, ami)
     ids = builds.chain(ami)
     builds.store.set_revoked(ids["base"], "CVE-2026-0001")
     (builds.root / "recipes/scripts/harden.sh").write_text("#!/bin/sh\necho harden more\n")
@@ -190,8 +186,8 @@ def test_json_gives_each_reason_the_order_the_waves_and_the_calls(
 def test_a_revoked_newest_build_is_not_never_built(
     builds: Builds, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ami = image("al2023")
-    point(ami)
+    ami = make_ami("al2023")
+    point_parameter(BASE_PARAMETER, ami)
     ids = builds.chain(ami)
     builds.store.set_revoked(ids["base"], "CVE-2026-0001")
     assert run(builds, "base", as_json=True) == 10
@@ -213,12 +209,12 @@ def test_a_revoked_newest_build_is_not_never_built(
 def test_newer_parent_build_and_max_age_are_reasons(
     builds: Builds, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ami = image("al2023")
-    point(ami)
+    ami = make_ami("al2023")
+    point_parameter(BASE_PARAMETER, ami)
     builds.clock = datetime.now(UTC) - timedelta(days=41, minutes=10)
     ids = builds.chain(ami)
     builds.clock = datetime.now(UTC) - timedelta(days=1)
-    newer = builds.record("base", SourceInfo("ssm_parameter", "/bakery-demo/base", ami))
+    newer = builds.record("base", demo_base(ami))
     assert run(builds, "hard", as_json=True) == 10
     entries = {e["recipe"]: e for e in json.loads(capsys.readouterr().out)["entries"]}
     assert entries["hard"]["reasons"] == [
@@ -230,7 +226,7 @@ def test_newer_parent_build_and_max_age_are_reasons(
 def test_a_source_that_cannot_be_resolved_exits_1(
     builds: Builds, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    builds.chain(image("al2023"))
+    builds.chain(make_ami("al2023"))
     assert run(builds, "base") == 1
     out = capsys.readouterr().out
     assert (
@@ -245,8 +241,8 @@ def test_an_unknown_name_is_an_error(builds: Builds) -> None:
 
 
 def test_plan_stale_serves_other_commands(builds: Builds) -> None:
-    ami = image("al2023")
-    point(ami)
+    ami = make_ami("al2023")
+    point_parameter(BASE_PARAMETER, ami)
     builds.chain(ami)
     project = load_project(builds.root)
     with SqliteStore(builds.root / ".bakery" / "lineage.db") as store:

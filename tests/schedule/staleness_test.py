@@ -6,16 +6,23 @@ from datetime import UTC, datetime, timedelta
 from bakery.aws.facts import SourceInfo
 from bakery.config.graph import RecipeGraph
 from bakery.config.recipe import Recipe, Source
-from bakery.lineage.records import BuildRecord, RegionImage, Status
+from bakery.lineage.records import BuildRecord, RegionImage
 from bakery.render.input_hash import input_hash
 from bakery.schedule.staleness import Staleness, assess, duration_text, in_scope, plan_rebuild
+from tests.support.records import (
+    AL2023,
+    filter_source,
+    make_record,
+    recipe_source,
+    ssm_source,
+    succeeded,
+)
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-PARAM = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+PARAM = AL2023
 DIGEST = "d" * 64
 BASE = Recipe("base", "base", "1.0.0", Source("ssm_parameter", PARAM), "recipes/b.yaml", "r")
 HARD = Recipe("hard", "hardening", "1.0.0", Source("recipe", "base"), "recipes/h.yaml", "r")
-OLD_BUILD, NEW_BUILD = "01H00000000000000000000000", "01J00000000000000000000000"
 
 
 def record(
@@ -25,24 +32,24 @@ def record(
     days: int = 1,
     digest: str = DIGEST,
     parent_build_id: str | None = None,
-    build_id: str = OLD_BUILD,
+    images: tuple[RegionImage, ...] = (),
 ) -> BuildRecord:
-    return BuildRecord(
-        build_id=build_id,
-        recipe=recipe.name,
+    """The newest successful build of `recipe`, started `days` before NOW."""
+    started = make_record(
+        recipe.name,
+        (NOW - timedelta(days=days)).timestamp(),
+        parent_build_id,
+        digest=digest,
         version=recipe.version,
         layer=recipe.layer,
-        status=Status.SUCCEEDED,
-        started_at=(NOW - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        input_hash=input_hash(digest, source.resolved_ami),
         source=source,
-        region="r",
-        parent_build_id=parent_build_id,
+        region=recipe.region,
     )
+    return succeeded(started, *images)
 
 
 def ssm(ami: str) -> SourceInfo:
-    return SourceInfo("ssm_parameter", PARAM, ami, 1, "137112412989")
+    return ssm_source(ami, PARAM)
 
 
 def assess_base(built: BuildRecord | None, current: SourceInfo | str, **kw: object) -> Staleness:
@@ -60,12 +67,12 @@ def assess_base(built: BuildRecord | None, current: SourceInfo | str, **kw: obje
 
 
 def parent_builds() -> tuple[BuildRecord, BuildRecord]:
-    older = record(BASE, ssm("ami-old"), build_id=OLD_BUILD)
-    return older, replace(older, build_id=NEW_BUILD)
+    """Two builds of base from the same source, the second a day newer."""
+    return record(BASE, ssm("ami-old"), days=2), record(BASE, ssm("ami-old"), days=1)
 
 
 def hard_record(built_on: BuildRecord, **kw: object) -> BuildRecord:
-    source = SourceInfo("recipe", "base", "ami-base")
+    source = recipe_source("base", "ami-base")
     return record(HARD, source, parent_build_id=built_on.build_id, **kw)  # type: ignore[arg-type]
 
 
@@ -81,14 +88,14 @@ def test_no_successful_build_is_never_built() -> None:
 
 def test_only_revoked_builds_left_says_so() -> None:
     revoked = replace(
-        record(BASE, ssm("ami-1")),
-        images=(RegionImage("r", "ami-9"),),
+        record(BASE, ssm("ami-1"), images=(RegionImage("r", "ami-9"),)),
         revoked=True,
         revoked_reason="leaked key",
     )
     result = assess(BASE, None, None, ssm("ami-1"), DIGEST, NOW, None, None, revoked=revoked)
     assert result.reasons == (
-        f"its newest image ami-9 (build {OLD_BUILD}) was revoked (leaked key) and no other is left",
+        f"its newest image ami-9 (build {revoked.build_id}) was revoked (leaked key) "
+        "and no other is left",
     )
 
 
@@ -98,8 +105,8 @@ def test_moved_ssm_parameter_says_where_it_points_now() -> None:
 
 
 def test_moved_filter_names_its_newest_match() -> None:
-    current = SourceInfo("filter", "al2023-ami-*", "ami-new")
-    built = record(BASE, SourceInfo("filter", "al2023-ami-*", "ami-old"))
+    current = filter_source("al2023-ami-*", "ami-new")
+    built = record(BASE, filter_source("al2023-ami-*", "ami-old"))
     assert assess_base(built, current).reasons == (
         "base moved: the newest match of al2023-ami-* is now ami-new (built from ami-old)",
     )
@@ -127,7 +134,9 @@ def test_image_older_than_max_age_is_stale() -> None:
 def test_newer_parent_build_makes_the_child_stale() -> None:
     older, newer = parent_builds()
     result = assess(HARD, hard_record(older), older, None, DIGEST, NOW, None, newer)
-    assert result.reasons == (f"parent base has a newer build {NEW_BUILD} (built on {OLD_BUILD})",)
+    assert result.reasons == (
+        f"parent base has a newer build {newer.build_id} (built on {older.build_id})",
+    )
     assert not assess(HARD, hard_record(newer), newer, None, DIGEST, NOW, None, newer).stale
 
 
@@ -136,7 +145,7 @@ def test_revoked_parent_image_makes_the_child_stale() -> None:
     revoked = replace(newer, revoked=True, revoked_reason="CVE-2026-1")
     result = assess(HARD, hard_record(revoked), revoked, None, DIGEST, NOW, None, revoked)
     assert result.reasons == (
-        f"parent image ami-base (build {NEW_BUILD}) was revoked (CVE-2026-1)",
+        f"parent image ami-base (build {newer.build_id}) was revoked (CVE-2026-1)",
     )
 
 
@@ -147,7 +156,7 @@ def test_every_reason_that_applies_is_given_in_order() -> None:
     result = assess(HARD, built, revoked, None, "e" * 64, NOW, 86400 * 30, newer)
     assert [reason.split(" (")[0] for reason in result.reasons] == [
         "recipe, scripts, files or template changed",
-        f"parent base has a newer build {NEW_BUILD}",
+        f"parent base has a newer build {newer.build_id}",
         "newest image is 100 days old",
         "parent image ami-base",
     ]
