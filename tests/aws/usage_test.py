@@ -12,7 +12,7 @@ from bakery.aws.usage import apply_prune, gather
 from bakery.config.project import Retention
 from bakery.lifecycle.prune import deletion_candidates
 from bakery.lifecycle.prune_plan import PruneDecision, PrunePlan, plan_prune
-from tests.support.amis import make_ami, point_parameter, snapshot_ids
+from tests.support.amis import amazon_image, make_ami, point_parameter, snapshot_ids
 
 EAST, WEST = "us-east-1", "us-west-2"
 NOW = datetime.now(UTC)
@@ -48,7 +48,7 @@ def template_version(ec2: Any, name: str, image_ids: list[str]) -> str:
 def build_fleet(aws: Gateway) -> dict[str, str]:
     """Ten web images in us-east-1 (w0 newest), each but the newest two used in one way."""
     ec2 = aws.client("ec2", EAST)
-    amazon = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    amazon = amazon_image(EAST, gateway=aws)
     w = {f"w{n}": bake(aws, EAST, "web", n + 1) for n in range(10)}
     w["unmanaged"] = bake(aws, EAST, "web", 300, managed=False)
     ec2.run_instances(ImageId=w["w2"], MinCount=1, MaxCount=1)

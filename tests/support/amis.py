@@ -27,6 +27,14 @@ EAST = "us-east-1"
 AMAZON_LINUX = "al2023-ami-2023*"
 
 
+def amazon_image(region: str = EAST, *, gateway: Gateway | None = None) -> str:
+    """Return the id of one of moto's public Amazon Linux 2023 images in `region`."""
+    images = _client("ec2", region, gateway).describe_images(
+        Owners=["amazon"], Filters=[{"Name": "name", "Values": [AMAZON_LINUX]}]
+    )["Images"]
+    return str(images[0]["ImageId"])
+
+
 def make_ami(
     name: str,
     region: str = EAST,
@@ -38,9 +46,7 @@ def make_ami(
     """Make an image named `name` in `region`, tag it with `tags`, and return its AMI id."""
     ec2 = _client("ec2", region, gateway)
     if from_instance:
-        base = ec2.describe_images(
-            Owners=["amazon"], Filters=[{"Name": "name", "Values": [AMAZON_LINUX]}]
-        )["Images"][0]["ImageId"]
+        base = amazon_image(region, gateway=gateway)
         builder = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1)["Instances"][0]
         ami = str(ec2.create_image(InstanceId=builder["InstanceId"], Name=name)["ImageId"])
         ec2.terminate_instances(InstanceIds=[builder["InstanceId"]])
