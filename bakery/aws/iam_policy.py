@@ -188,8 +188,10 @@ _STATEMENTS: Mapping[str, tuple[tuple[str, tuple[str, ...], str], ...]] = {
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
+                # TransactWriteItems has no action of its own: each part needs its item's
+                "dynamodb:ConditionCheckItem",
                 "dynamodb:Query",
-                "dynamodb:BatchWriteItem",
+                "dynamodb:Scan",
             ),
             "arn:aws:dynamodb:*:*:table/{table}*",
         ),

@@ -180,17 +180,43 @@ def _watch(
             break
     else:
         return
-    # Packer runs itself as a child that alone reacts to SIGINT: signal the whole group.
+    # Packer runs itself as a child that alone reacts to SIGINT: signal the whole group, until
+    # all of it has ended (a process Packer started may outlive it, holding its output open).
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
             return
-        try:
-            process.wait(timeout=grace)
+        deadline = time.monotonic() + grace
+        while process.poll() is None or _group_runs(process.pid):
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        else:
             return
-        except subprocess.TimeoutExpired:
-            continue
+
+
+def _group_runs(group: int) -> bool:
+    """Tell whether a process of GROUP still runs; a zombie does not (orphans may stay ones)."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return True  # no /proc (macOS): trust kill(2), which counts zombies too
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # it ended meanwhile
+        # state and process group follow the command name, which may hold spaces or ")"
+        state, _, pgrp = text[text.rindex(")") + 2 :].split()[:3]
+        if int(pgrp) == group and state != "Z":
+            return True
+    return False
 
 
 def build_environment(extra: Mapping[str, str]) -> dict[str, str]:

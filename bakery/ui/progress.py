@@ -19,9 +19,16 @@ class Progress:
 
     step_interval = 10.0
 
-    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        stamp: Callable[[], str] | None = None,
+    ) -> None:
         self.stream = stream
         self.clock = clock
+        self.stamp = stamp or _now  # the wall-clock time of a line, HH:MM:SSZ
         self._lock = threading.Lock()
         self._started: dict[str, float] = {}
         self._steps: dict[str, str] = {}
@@ -31,7 +38,7 @@ class Progress:
         with self._lock:
             self._started[name] = self.clock()
             self._steps[name] = "starting"
-            self._emit(name, f"started {detail}")
+            self._emit(name, f"started {detail}", lasting=True)
 
     def step(self, name: str, text: str) -> None:
         text = " ".join(text.split())[:120]
@@ -42,24 +49,25 @@ class Progress:
             now = self.clock()
             if now - self._shown.get(name, -self.step_interval) >= self.step_interval:
                 self._shown[name] = now
-                self._emit(name, text)
+                self._emit(name, text, lasting=False)
 
     def finished(self, name: str, result: str) -> None:
         with self._lock:
             elapsed = self.clock() - self._started.pop(name, self.clock())
             self._steps.pop(name, None)
             self._shown.pop(name, None)
-            self._emit(name, f"{result} after {format_duration(elapsed)}")
+            self._emit(name, f"{result} after {format_duration(elapsed)}", lasting=True)
 
     def note(self, text: str) -> None:
         with self._lock:
-            self._write(f"{_now()} {text}")
+            self._write(f"{self.stamp()} {text}")
 
     def close(self) -> None:
         return None
 
-    def _emit(self, name: str, text: str) -> None:
-        self._write(f"{_now()} {name}: {text}")
+    def _emit(self, name: str, text: str, *, lasting: bool) -> None:
+        """Write a build's line; `lasting` lines (start, end) stay, steps may be redrawn."""
+        self._write(f"{self.stamp()} {name}: {text}")
 
     def _write(self, line: str) -> None:
         self.stream.write(line + "\n")
@@ -71,18 +79,34 @@ class LiveProgress(Progress):
 
     step_interval = 0.0
 
-    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(stream, clock)
+    def __init__(
+        self,
+        stream: TextIO,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        stamp: Callable[[], str] | None = None,
+        tick: float | None = 0.5,
+    ) -> None:
+        """`tick`: seconds between redraws of the elapsed times (None: only on events)."""
+        super().__init__(stream, clock, stamp=stamp)
         self._drawn = 0
         self._stop = threading.Event()
-        self._ticker = threading.Thread(target=self._tick, daemon=True, name="progress")
-        self._ticker.start()
+        self._tick_interval = tick
+        if tick is not None:
+            threading.Thread(target=self._tick, daemon=True, name="progress").start()
 
-    def _emit(self, name: str, text: str) -> None:
-        if text.startswith(("started", "succeeded", "failed", "cancelled", "skipped")):
-            self._clear()
-            self.stream.write(f"{_now()} {name}: {text}\n")
+    def _emit(self, name: str, text: str, *, lasting: bool) -> None:
+        # The live lines are always redrawn whole, so a step never leaves a stale copy above.
+        self._clear()
+        if lasting:
+            self.stream.write(f"{self.stamp()} {name}: {text}\n")
         self._draw()
+
+    def redraw(self) -> None:
+        """Redraw the live lines (their elapsed times), as the ticker does."""
+        with self._lock:
+            self._clear()
+            self._draw()
 
     def _write(self, line: str) -> None:
         self._clear()
@@ -107,10 +131,9 @@ class LiveProgress(Progress):
         self.stream.flush()
 
     def _tick(self) -> None:
-        while not self._stop.wait(0.5):
-            with self._lock:
-                self._clear()
-                self._draw()
+        assert self._tick_interval is not None
+        while not self._stop.wait(self._tick_interval):
+            self.redraw()
 
     def close(self) -> None:
         self._stop.set()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -8,6 +9,10 @@ from moto import mock_aws
 
 from bakery.aws.leftovers import find_leftovers, remove_leftovers
 from bakery.aws.session import AwsSettings, Gateway
+from bakery.cli import main
+from bakery.lineage.sqlite.store import SqliteStore
+from tests.support.project import BASE_RECIPE, ProjectFactory
+from tests.support.records import make_record, succeeded
 
 
 @pytest.fixture
@@ -59,3 +64,50 @@ def test_a_recent_smoke_test_instance_is_not_a_leftover(aws: Gateway) -> None:
         TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
     )
     assert find_leftovers(aws, "us-east-1", lambda build_id: False) == []
+
+
+def instance_state(ec2: Any, instance_id: str) -> str:
+    reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    return str(reservations[0]["Instances"][0]["State"]["Name"])
+
+
+def key_pairs_and_groups(ec2: Any) -> set[str]:
+    pairs = {pair["KeyPairId"] for pair in ec2.describe_key_pairs()["KeyPairs"]}
+    groups = {group["GroupId"] for group in ec2.describe_security_groups()["SecurityGroups"]}
+    return pairs | groups
+
+
+def test_reap_apply_terminates_the_instance_of_a_finished_build_and_not_a_running_ones(
+    aws: Gateway,
+    make_project: ProjectFactory,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = make_project({"recipes/base.yaml": BASE_RECIPE})
+    with SqliteStore(root / ".bakery/lineage.db") as store:
+        done = make_record("base", build_id="01FINISHED")
+        store.start(done)
+        store.finish(succeeded(done))
+        store.start(make_record("base", build_id="01RUNNING"))
+    ec2 = aws.client("ec2")
+    finished = leave_behind(ec2, "01FINISHED")
+    running = leave_behind(ec2, "01RUNNING")
+
+    assert main(["-C", str(root), "reap", "--json"]) == 0
+    dry = json.loads(capsys.readouterr().out)
+    assert dry["applied"] is False
+    assert {(i["kind"], i["resource_id"], i["build_id"]) for i in dry["leftovers"]} == {
+        (kind, resource, "01FINISHED") for kind, resource in finished.items()
+    }
+    assert instance_state(ec2, finished["instance"]) == "running"  # a dry run removes nothing
+
+    assert main(["-C", str(root), "reap", "--apply", "--json"]) == 0
+    applied = json.loads(capsys.readouterr().out)
+    assert (applied["applied"], applied["problems"]) == (True, [])
+    assert instance_state(ec2, finished["instance"]) == "terminated"
+    assert instance_state(ec2, running["instance"]) == "running"
+    left = key_pairs_and_groups(ec2)
+    assert not left & {finished["key-pair"], finished["security-group"]}
+    assert {running["key-pair"], running["security-group"]} <= left
+
+    assert main(["-C", str(root), "reap"]) == 0
+    assert capsys.readouterr().out == "no leftovers of finished builds\n"

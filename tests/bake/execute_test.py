@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,39 @@ from bakery.ui.progress import Progress
 from tests.support.images import FakeBuildImages
 from tests.support.project import FAKE_PACKER, ProjectFactory
 
+# A `packer` in front of the fake one: a build of a recipe in BARRIER_GROUP waits until every
+# recipe of the group has started (or BARRIER_WAIT seconds passed) and logs whether they all
+# did; then the fake packer plays the build. So "siblings overlap" is shown by events, not by
+# comparing times: with a serial scheduler the first sibling waits alone and logs met=false.
+BARRIER_PACKER = """\
+import json, os, sys, time
+from pathlib import Path
+
+args = sys.argv[1:]
+if args[:1] == ["build"]:
+    recipe = Path(args[-1]).name.removesuffix(".pkr.hcl")
+    group = [name for name in os.environ.get("BARRIER_GROUP", "").split(",") if name]
+    if recipe in group:
+        folder = Path(os.environ["BARRIER_DIR"])
+        (folder / recipe).touch()
+        deadline = time.monotonic() + float(os.environ["BARRIER_WAIT"])
+        while not (met := all((folder / name).exists() for name in group)):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        with open(folder / "barrier.jsonl", "a", encoding="utf-8") as log:
+            log.write(json.dumps({"recipe": recipe, "met": met}) + "\\n")
+os.execv(sys.executable, [sys.executable, FAKE_PACKER, *args])
+"""
+
+
+def write_barrier_packer(folder: Path) -> Path:
+    path = folder / "barrier-packer"
+    body = BARRIER_PACKER.replace("FAKE_PACKER", repr(str(FAKE_PACKER)))
+    path.write_text(f"#!{sys.executable}\n{body}")
+    path.chmod(0o755)
+    return path
+
 
 def recipe(name: str, parent: str | None = None, timeout: str = "90m") -> str:
     source = f"{{recipe: {parent}}}" if parent else "{ami: ami-12345678}"
@@ -44,9 +78,14 @@ class Bench:
     """A project of given recipes, run through plan and execute with the fake packer."""
 
     def __init__(
-        self, root: Path, timeline: dict[str, dict[str, Any]], transient_once: bool = True
+        self,
+        root: Path,
+        timeline: dict[str, dict[str, Any]],
+        transient_once: bool = True,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.root = root
+        self.extra_env = extra_env or {}
         self.transient_dir = root / "transient"
         self.transient_dir.mkdir()
         self.transient_once = transient_once
@@ -63,6 +102,7 @@ class Bench:
             **os.environ,
             "BAKERY_FAKE_PACKER_PLAN": str(self.plan_file),
             "BAKERY_FAKE_PACKER_LOG": str(self.log_file),
+            **self.extra_env,
         }
         if self.transient_once:
             env["BAKERY_FAKE_PACKER_TRANSIENT_ONCE_DIR"] = str(self.transient_dir)
@@ -90,9 +130,9 @@ class Bench:
             return []
         return [json.loads(line) for line in self.log_file.read_text().splitlines()]
 
-    def span(self, name: str) -> tuple[float, float]:
-        times = {e["event"]: e["time"] for e in self.events() if e["recipe"] == name}
-        return times["start"], times.get("end", times.get("cancelled", 0.0))
+    def sequence(self) -> list[tuple[str, str]]:
+        """(event, recipe) in the order the fake packer logged them: start, end, cancelled."""
+        return [(e["event"], e["recipe"]) for e in self.events()]
 
 
 @pytest.fixture
@@ -102,15 +142,17 @@ def bench(make_project: ProjectFactory) -> Callable[..., Bench]:
         timeline: dict[str, dict[str, Any]],
         attempts: int = 3,
         transient_once: bool = True,
+        binary: Path = FAKE_PACKER,
+        extra_env: dict[str, str] | None = None,
     ) -> Bench:
         project = (
-            f"packer: {{binary: {FAKE_PACKER}, dialect: '1.6'}}\n"
+            f"packer: {{binary: {binary}, dialect: '1.6'}}\n"
             f"bake: {{attempts: {attempts}, retry_delay: 0s, cancel_grace: 5s}}\n"
         )
         root = make_project(
             {f"recipes/{name}.yaml": text for name, text in recipes.items()}, project
         )
-        return Bench(root, timeline, transient_once)
+        return Bench(root, timeline, transient_once, extra_env)
 
     return make
 
@@ -125,17 +167,29 @@ TREE = {
 
 
 def test_children_start_after_parents_and_siblings_run_together(
-    bench: Callable[..., Bench],
+    bench: Callable[..., Bench], tmp_path: Path
 ) -> None:
-    run = bench(TREE, {"*": {"duration": 0.4}})
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    run = bench(
+        TREE,
+        {"*": {"duration": 0}},
+        binary=write_barrier_packer(tmp_path),
+        extra_env={"BARRIER_DIR": str(barrier), "BARRIER_GROUP": "a,b,c", "BARRIER_WAIT": "60"},
+    )
     outcomes = run.bake(jobs=3)
     assert {o.result for o in outcomes.values()} == {"succeeded"}
-    assert run.span("hard")[0] >= run.span("base")[1]
+    events = run.sequence()
+    assert events.index(("end", "base")) < events.index(("start", "hard"))
     for child in "abc":
-        assert run.span(child)[0] >= run.span("hard")[1]
-    starts = [run.span(child)[0] for child in "abc"]
-    ends = [run.span(child)[1] for child in "abc"]
-    assert max(starts) < min(ends), "siblings should overlap with --jobs 3"
+        assert events.index(("end", "hard")) < events.index(("start", child))
+    # each sibling's packer was still running when the last of the three started
+    met = [json.loads(line) for line in (barrier / "barrier.jsonl").read_text().splitlines()]
+    assert sorted((m["recipe"], m["met"]) for m in met) == [
+        ("a", True),
+        ("b", True),
+        ("c", True),
+    ], "siblings should run together with --jobs 3"
 
 
 def test_child_builds_from_its_parents_new_image(bench: Callable[..., Bench]) -> None:
@@ -148,13 +202,62 @@ def test_child_builds_from_its_parents_new_image(bench: Callable[..., Bench]) ->
     assert record is not None and record.parent_build_id == outcomes["base"].build_id
 
 
+def running_at_once(events: list[tuple[str, str]]) -> int:
+    """The most builds between their start and their end at one point of the event log."""
+    running, most = 0, 0
+    for event, _ in events:
+        running += 1 if event == "start" else -1
+        most = max(most, running)
+    return most
+
+
 def test_jobs_limits_how_many_builds_run_at_once(bench: Callable[..., Bench]) -> None:
     run = bench({n: recipe(n) for n in "wxyz"}, {"*": {"duration": 0.3}})
     run.bake(jobs=2)
-    spans = [run.span(n) for n in "wxyz"]
-    for start, _ in spans:
-        overlapping = sum(1 for s, e in spans if s <= start < e)
-        assert overlapping <= 2
+    events = run.sequence()
+    assert sorted(name for event, name in events if event == "start") == list("wxyz")
+    assert running_at_once(events) <= 2
+
+
+# The tree of the priority test and the longest chain of builds from each recipe down.
+PRIORITY_TREE = {
+    "a-short": None,
+    "b-long": None,
+    "b2": "b-long",
+    "b3": "b2",
+    "b4": "b3",
+    "c-medium": None,
+    "c-kid": "c-medium",
+}
+HEIGHT = {"a-short": 1, "b-long": 4, "b2": 3, "b3": 2, "b4": 1, "c-medium": 2, "c-kid": 1}
+
+
+def test_with_one_job_the_longest_chain_below_a_recipe_starts_first(
+    bench: Callable[..., Bench],
+) -> None:
+    run = bench(
+        {name: recipe(name, parent) for name, parent in PRIORITY_TREE.items()},
+        {"*": {"duration": 0}},
+    )
+    outcomes = run.bake(jobs=1)
+    assert {o.result for o in outcomes.values()} == {"succeeded"}
+    events = run.sequence()
+    assert running_at_once(events) == 1
+    starts = [name for event, name in events if event == "start"]
+    assert starts[:2] == ["b-long", "b2"]  # not a-short, first in build order
+    # and at every start, no ready build had a longer chain below it than the one started
+    done: set[str] = set()
+    for event, name in events:
+        if event == "end":
+            done.add(name)
+            continue
+        ready = {
+            other
+            for other, parent in PRIORITY_TREE.items()
+            if other not in done and other not in starts[: starts.index(name)]
+            if parent is None or parent in done
+        }
+        assert HEIGHT[name] == max(HEIGHT[other] for other in ready), (name, sorted(ready))
 
 
 def test_failure_stops_only_that_recipes_descendants(bench: Callable[..., Bench]) -> None:

@@ -48,3 +48,23 @@ def test_cancel_skips_what_has_not_started() -> None:
     )
     assert outcomes["a"].ok
     assert outcomes["b"].note == outcomes["c"].note == "cancelled before it started"
+
+
+def test_ready_jobs_start_highest_priority_first_and_ties_keep_the_order() -> None:
+    ran: list[str] = []
+
+    def work(name: str) -> Result:
+        ran.append(name)
+        return Result(name, True)
+
+    run_tree(
+        ["a", "b", "c", "d", "e"],
+        {"e": "a"},
+        work,
+        lambda n, why: Result(n, False, why),
+        jobs=1,
+        cancel=threading.Event(),
+        priority={"c": 3, "b": 2, "d": 2, "e": 9},
+    )
+    # e outranks everything but waits for its parent a; once a is done it goes first
+    assert ran == ["c", "b", "d", "a", "e"]

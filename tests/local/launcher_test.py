@@ -11,10 +11,16 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 
 from bakery.errors import BakeryError
 from bakery.local import launcher, server
-from bakery.local.seed import AL2023_PARAMETER, DEMO_PARAMETER
+from bakery.local.seed import (
+    AL2023_PARAMETER,
+    DEMO_PARAMETER,
+    SEED_REGIONS,
+    ensure_default_subnets,
+)
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +122,42 @@ def test_demo_parameter_points_at_the_public_al2023_image(
     assert demo["Value"] == public["Value"]
 
 
-@pytest.mark.parametrize("region", ["us-east-1", "us-west-2"])
-def test_default_subnets_exist(emulator: launcher.LocalEmulator, region: str) -> None:
-    ec2 = _client("ec2", region, emulator)
+def default_network(ec2: Any) -> tuple[list[str], list[tuple[str, str, bool, str]]]:
+    """The default VPCs, and (zone, VPC, public IP on launch, state) of each default subnet."""
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
     subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])
-    assert subnets["Subnets"]
+    return [vpc["VpcId"] for vpc in vpcs], sorted(
+        (s["AvailabilityZone"], s["VpcId"], s["MapPublicIpOnLaunch"], s["State"])
+        for s in subnets["Subnets"]
+    )
+
+
+def zones(ec2: Any) -> list[str]:
+    return sorted(z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"])
+
+
+@pytest.mark.parametrize("region", SEED_REGIONS)
+def test_every_zone_of_a_seed_region_has_a_public_default_subnet_in_the_default_vpc(
+    emulator: launcher.LocalEmulator, region: str
+) -> None:
+    # Packer launches its builder without a subnet_id: EC2 picks the default subnet of a zone.
+    ec2 = _client("ec2", region, emulator)
+    [vpc], subnets = default_network(ec2)
+    assert subnets == [(zone, vpc, True, "available") for zone in zones(ec2)]
+
+
+def test_seeding_creates_default_subnets_where_none_are_and_keeps_existing_ones() -> None:
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="eu-west-1")
+        [vpc], subnets = default_network(ec2)
+        for subnet in ec2.describe_subnets()["Subnets"]:
+            ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+        ec2.delete_vpc(VpcId=vpc)
+        assert default_network(ec2) == ([], [])
+
+        ensure_default_subnets(ec2)
+        [created], subnets = default_network(ec2)
+        assert subnets == [(zone, created, True, "available") for zone in zones(ec2)]
+
+        ensure_default_subnets(ec2)
+        assert default_network(ec2) == ([created], subnets)

@@ -77,10 +77,19 @@ def test_sample_renders_to_its_golden_template(
     rendered = render_recipe(catalog_of(sample_project), name, dialect)
     text = rendered.files[rendered.template_name].decode()
     golden = GOLDEN / dialect.replace("+", "") / f"{name}.pkr.hcl"
+    relative = golden.relative_to(GOLDEN.parents[1])
     if os.environ.get("BAKERY_UPDATE_GOLDEN") == "1":
+        # `make golden`: write the file, and say so instead of passing a comparison with itself
+        before = golden.read_text(encoding="utf-8") if golden.exists() else None
         golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(text)
-    assert text == golden.read_text(), "rendered output changed; run `make golden` if intended"
+        golden.write_text(text, encoding="utf-8")
+        what = "unchanged" if before == text else "created" if before is None else "rewritten"
+        pytest.skip(f"BAKERY_UPDATE_GOLDEN=1: {relative} {what}; review the diff, then commit it")
+    if not golden.exists():
+        pytest.fail(f"{relative} is missing; run `make golden` and commit it")
+    assert text == golden.read_text(encoding="utf-8"), (
+        f"rendered output differs from {relative}; run `make golden` if intended"
+    )
 
 
 def test_rendering_is_byte_identical_for_identical_inputs(sample_project: Path) -> None:
