@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import botocore.session
 import pytest
 from botocore import xform_name
@@ -17,7 +16,7 @@ from parliament import analyze_policy_string
 from bakery.aws.iam_policy import GROUPS, policy
 from bakery.aws.session import Gateway
 from bakery.cli import main
-from bakery.local import launcher
+from tests.support.emulator import emulator_client, move_base, use_demo_base
 from tests.support.project import BASE_RECIPE, REPO, ProjectFactory, run_bakery
 
 TABLE = "bakery-lineage"
@@ -242,39 +241,6 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
     yield recording
 
 
-def emulator_client(root: Path, service: str) -> Any:
-    emulator = launcher.status(root)
-    assert emulator is not None
-    return boto3.client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=emulator.endpoint_url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
-def move_base(root: Path) -> None:
-    """Point the demo base parameter at another public AL2023 image (not through bakery)."""
-    ssm, ec2 = emulator_client(root, "ssm"), emulator_client(root, "ec2")
-    current = ssm.get_parameter(Name="/bakery-demo/al2023")["Parameter"]["Value"]
-    images = ec2.describe_images(
-        Owners=["amazon"],
-        Filters=[
-            {"Name": "name", "Values": ["al2023-ami-2023*"]},
-            {"Name": "root-device-type", "Values": ["ebs"]},
-        ],
-    )["Images"]
-    newer = next(i["ImageId"] for i in images if i["ImageId"] != current)
-    ssm.put_parameter(
-        Name="/bakery-demo/al2023",
-        Value=newer,
-        Type="String",
-        DataType="aws:ec2:image",
-        Overwrite=True,
-    )
-
-
 @pytest.mark.usefixtures("packer_binary")
 def test_each_command_group_is_granted_every_call_its_commands_make(
     samples_on_emulator: Path,
@@ -294,13 +260,7 @@ def test_each_command_group_is_granted_every_call_its_commands_make(
         )
         + f"notify: {{sns_topic: '{topic}'}}\n"
     )
-    base = root / "recipes/base/al2023-base.yaml"
-    base.write_text(
-        base.read_text().replace(
-            "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
-            "/bakery-demo/al2023",
-        )
-    )
+    use_demo_base(root)
     recorder.run(root, "state", "init")
     recorder.run(root, "bake", "--all")
     recorder.run(root, "plan", codes=(0, 10))

@@ -11,6 +11,7 @@ from bakery.aws.leftovers import find_leftovers, remove_leftovers
 from bakery.aws.session import AwsSettings, Gateway
 from bakery.cli import main
 from bakery.lineage.sqlite.store import SqliteStore
+from tests.support.amis import amazon_image
 from tests.support.project import BASE_RECIPE, ProjectFactory
 from tests.support.records import make_record, succeeded
 
@@ -26,7 +27,7 @@ def leave_behind(ec2: Any, build_id: str) -> dict[str, str]:
         {"ResourceType": kind, "Tags": [{"Key": "bakery:build-id", "Value": build_id}]}
         for kind in ("instance", "key-pair", "security-group")
     ]
-    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ami = amazon_image(ec2.meta.region_name)
     instance = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, TagSpecifications=[tags[0]])[
         "Instances"
     ][0]["InstanceId"]
@@ -52,7 +53,7 @@ def test_leftovers_of_finished_builds_are_found_and_removed(aws: Gateway) -> Non
 
 def test_a_recent_smoke_test_instance_is_not_a_leftover(aws: Gateway) -> None:
     ec2 = aws.client("ec2")
-    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ami = amazon_image(ec2.meta.region_name)
     tags = [
         {"Key": "bakery:build-id", "Value": "01DONE"},
         {"Key": "bakery:purpose", "Value": "smoke-test"},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ import boto3
 import pytest
 
 from bakery.local import launcher
+from tests.support.processes import running
 from tests.support.project import BASE_RECIPE, ProjectFactory, run_bakery
 
 
@@ -83,18 +83,3 @@ def parameter(endpoint: str, name: str) -> str | None:
         return str(client.get_parameter(Name=name)["Parameter"]["Value"])
     except client.exceptions.ParameterNotFound:
         return None
-
-
-def running(pid: int) -> bool:
-    """Whether PID runs; a stopped server that nobody reaps (as in some containers) is a zombie."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    return text[text.rindex(")") + 2 :].split()[0] != "Z"

@@ -23,6 +23,7 @@ import pytest
 
 from bakery.errors import PackerError
 from bakery.packer.binary import BuildRun, build
+from tests.support.processes import running
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for process state")
 
@@ -88,15 +89,6 @@ class Stopped:
     lines: list[str]
     signals: dict[str, list[str]]  # leader | child → the signals it recorded, in order
     pids: dict[str, int]
-
-
-def running(pid: int) -> bool:
-    """Whether PID runs (a zombie does not: nothing reaps orphans in some containers)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return text[text.rindex(")") + 2 :].split()[0] != "Z"
 
 
 def ends(pid: int) -> bool:

@@ -9,23 +9,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from bakery.local import launcher
+from tests.support.emulator import move_base, use_demo_base
 from tests.support.project import REPO, call_bakery, run_bakery
 
 pytestmark = pytest.mark.usefixtures("packer_binary")
-DEMO_PARAMETER = "/bakery-demo/al2023"
-PUBLIC = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
 def project(
     samples_on_emulator: Path, request: pytest.FixtureRequest, webhook: tuple[str, list[Any]]
 ) -> Path:
-    base = samples_on_emulator / "recipes/base/al2023-base.yaml"
-    base.write_text(base.read_text().replace(PUBLIC, DEMO_PARAMETER))
+    use_demo_base(samples_on_emulator)
     settings = samples_on_emulator / "bakery.yaml"
     settings.write_text(settings.read_text() + f"notify: {{webhook: '{webhook[0]}'}}\n")
     if request.param == "dynamodb":  # one table on the emulator, shared by both runners
@@ -38,31 +34,6 @@ def project(
         )
         run_bakery(samples_on_emulator, "state", "init")
     return samples_on_emulator
-
-
-def move_base(root: Path) -> str:
-    emulator = launcher.status(root)
-    assert emulator is not None
-    kwargs = {
-        "region_name": "us-east-1",
-        "endpoint_url": emulator.endpoint_url,
-        "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing",
-    }
-    ssm, ec2 = boto3.client("ssm", **kwargs), boto3.client("ec2", **kwargs)
-    current = ssm.get_parameter(Name=DEMO_PARAMETER)["Parameter"]["Value"]
-    images = ec2.describe_images(
-        Owners=["amazon"],
-        Filters=[
-            {"Name": "name", "Values": ["al2023-ami-2023*"]},
-            {"Name": "root-device-type", "Values": ["ebs"]},
-        ],
-    )["Images"]
-    newer = next(i["ImageId"] for i in images if i["ImageId"] != current)
-    ssm.put_parameter(
-        Name=DEMO_PARAMETER, Value=newer, Type="String", DataType="aws:ec2:image", Overwrite=True
-    )
-    return str(newer)
 
 
 def plan(root: Path) -> tuple[int, dict[str, object]]:

@@ -4,52 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
 
-from bakery.local import launcher
+from tests.support.emulator import emulator_client, move_base, use_demo_base
 from tests.support.project import run_bakery
 
 pytestmark = pytest.mark.usefixtures("packer_binary")
-DEMO_PARAMETER = "/bakery-demo/al2023"
-PUBLIC = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 CHAIN = ["al2023-base", "cis-hardened", "web", "worker"]
 
 
-def clients(root: Path) -> tuple[Any, Any]:
-    emulator = launcher.status(root)
-    assert emulator is not None
-    kwargs = {
-        "region_name": "us-east-1",
-        "endpoint_url": emulator.endpoint_url,
-        "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing",
-    }
-    return boto3.client("ssm", **kwargs), boto3.client("ec2", **kwargs)
-
-
-def move_base(root: Path) -> str:
-    """Point the demo base parameter at another public AL2023 image, as a new release would."""
-    ssm, ec2 = clients(root)
-    current = ssm.get_parameter(Name=DEMO_PARAMETER)["Parameter"]["Value"]
-    images = ec2.describe_images(
-        Owners=["amazon"],
-        Filters=[
-            {"Name": "name", "Values": ["al2023-ami-2023*"]},
-            {"Name": "root-device-type", "Values": ["ebs"]},
-        ],
-    )["Images"]
-    newer = next(i["ImageId"] for i in images if i["ImageId"] != current)
-    ssm.put_parameter(
-        Name=DEMO_PARAMETER, Value=newer, Type="String", DataType="aws:ec2:image", Overwrite=True
-    )
-    return str(newer)
-
-
 def channel(root: Path, recipe: str, name: str) -> str | None:
-    ssm, _ = clients(root)
+    ssm = emulator_client(root, "ssm")
     try:
         return str(ssm.get_parameter(Name=f"/bakery/{recipe}/{name}")["Parameter"]["Value"])
     except ssm.exceptions.ParameterNotFound:
@@ -58,8 +24,7 @@ def channel(root: Path, recipe: str, name: str) -> str | None:
 
 @pytest.fixture
 def project(samples_on_emulator: Path) -> Path:
-    base = samples_on_emulator / "recipes/base/al2023-base.yaml"
-    base.write_text(base.read_text().replace(PUBLIC, DEMO_PARAMETER))
+    use_demo_base(samples_on_emulator)
     run_bakery(samples_on_emulator, "bake", "--all")
     move_base(samples_on_emulator)
     return samples_on_emulator
