@@ -120,3 +120,16 @@ def test_a_wrong_import_is_found(tmp_path: Path) -> None:
     assert {"bakery.commands", "bakery.commands.bake", "subprocess"} <= imports_of(source)
     assert stage_of("bakery.commands.bake") == "commands"
     assert "commands" not in declared("config")
+
+
+def test_the_test_tree_mirrors_the_packages() -> None:
+    """Every folder of tests is a package's (or the shared support, fixtures, golden files)."""
+    tests = Path(__file__).parent
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+    assert folders - {"support", "fixtures", "golden"} <= set(STAGES)
+    for folder in sorted(folders & set(STAGES)):
+        for test in (tests / folder).glob("*_test.py"):
+            text = test.read_text(encoding="utf-8")
+            assert "from tests." not in text.replace("from tests.support", ""), (
+                f"{test.relative_to(tests)} imports another test file: share through tests/support"
+            )
