@@ -68,20 +68,37 @@ def packer_binary() -> Iterator[str]:
     yield "packer"
 
 
-@pytest.fixture
-def samples_on_emulator(sample_project: Path) -> Iterator[Path]:
-    """The samples in a git repository, with their own emulator, stopped after the test."""
+@pytest.fixture(scope="session")
+def shared_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One emulator for the session (per xdist worker), for the tests of sample projects."""
     from bakery.local import launcher
+
+    root = tmp_path_factory.mktemp("shared-emulator")
+    (root / "bakery.yaml").write_text("aws: {region: us-east-1}\n")
+    emulator = launcher.start(root)
+    try:
+        yield emulator
+    finally:
+        launcher.stop(root)
+
+
+@pytest.fixture
+def samples_on_emulator(sample_project: Path, shared_emulator: Any) -> Iterator[Path]:
+    """The samples in a git repository, on the session's emulator, reset to a fresh start.
+
+    Starting an emulator per test cost two seconds each; a reset and a new seed cost a tenth.
+    Tests of starting, stopping and keeping state start emulators of their own.
+    """
+    from bakery.local import launcher
+    from tests.support.emulator import reset
 
     git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
     subprocess.run([*git, "init", "-q"], cwd=sample_project, check=True)
     subprocess.run([*git, "add", "-A"], cwd=sample_project, check=True)
     subprocess.run([*git, "commit", "-qm", "samples"], cwd=sample_project, check=True)
-    launcher.start(sample_project)
-    try:
-        yield sample_project
-    finally:
-        launcher.stop(sample_project)
+    reset(shared_emulator)
+    launcher.adopt(sample_project, shared_emulator)
+    yield sample_project
 
 
 @pytest.fixture

@@ -184,6 +184,16 @@ def _server_environment() -> dict[str, str]:
     return {**environ, **loopback_proxy_bypass(environ)}
 
 
+def adopt(root: Path, emulator: LocalEmulator) -> None:
+    """Make ROOT use EMULATOR, which runs for another project, as if started for ROOT.
+
+    `status(ROOT)` then finds it; `stop(ROOT)` would stop it. The test suite shares one emulator
+    among its sample projects this way, reset between tests.
+    """
+    state_dir(root).mkdir(parents=True, exist_ok=True)
+    _write_state(root, emulator)
+
+
 def _read_state(root: Path) -> LocalEmulator | None:
     try:
         data = json.loads((state_dir(root) / "emulator.json").read_text())

@@ -351,6 +351,7 @@ def test_keyboard_interrupt_terminates_records_and_propagates(
             "to recipes/web.yaml to smoke test its images",
         ),
     ],
+    ids=["failed", "revoked", "no-tests"],  # the messages hold a build id, new each run
 )
 def test_refusals_launch_nothing_and_store_nothing(
     aws: None,

@@ -8,15 +8,25 @@ new release of the base would.
 
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import boto3
 
 from bakery.local import launcher
-from bakery.local.seed import AL2023_PARAMETER, DEMO_PARAMETER, DUMMY_CREDENTIALS
+from bakery.local.seed import AL2023_PARAMETER, DEMO_PARAMETER, DUMMY_CREDENTIALS, seed
 
 BASE_RECIPE = "recipes/base/al2023-base.yaml"
+
+
+def reset(emulator: launcher.LocalEmulator) -> None:
+    """Make a running emulator as a fresh start leaves it: moto forgets everything, then the
+    seed runs again. bakery's corrections of moto are code in the server and stay."""
+    request = urllib.request.Request(f"{emulator.endpoint_url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 200, answer.status
+    seed(emulator.endpoint_url)
 
 
 def emulator_client(root: Path, service: str, region: str = "us-east-1") -> Any:
