@@ -14,6 +14,7 @@ from bakery.aws.facts import SourceInfo
 from bakery.cli import main
 from bakery.lineage.records import BuildRecord, RegionImage, Status, new_build_id
 from bakery.lineage.sqlite.store import SqliteStore
+from tests.support.amis import amazon_image
 from tests.support.project import ProjectFactory
 
 PROJECT = """\
@@ -33,7 +34,7 @@ class Account:
     def build(self, recipe: str, version: str) -> BuildRecord:
         """Record a succeeded build of RECIPE whose image exists, with its snapshot."""
         build_id = new_build_id()
-        base = self.ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        base = amazon_image(self.ec2.meta.region_name)
         instance = self.ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1)["Instances"][0]
         ami = self.ec2.create_image(
             InstanceId=instance["InstanceId"], Name=f"{recipe}-{version}-{build_id}"
