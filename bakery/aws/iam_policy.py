@@ -1,41 +1,270 @@
-"""The least-privilege IAM policy for the commands a job runs (pure: data in, document out)."""
+"""The least-privilege IAM policy for the commands a job runs (pure: data in, document out).
+
+Every statement is scoped by what bakery knows from bakery.yaml and the recipes (`Scope`): the
+roles it assumes and passes, the KMS keys it encrypts with, the SSM parameters it reads, its
+table and topic, and the tags it puts on what it makes (`bakery:managed`, `bakery:build-id`,
+`bakery:purpose`). `Resource: "*"` is left only on calls AWS authorises on no resource
+(Describe*, GetCommandInvocation); each such statement says so. docs/scheduling.md
+("Permissions") explains each statement to users.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-# command → statements: (sid, actions, resource); "*" where EC2 offers no resource scoping
-# for the call (Describe*, RunInstances with a Packer-chosen key pair, ...).
-_PARAMETERS = "arn:aws:ssm:*:*:parameter/bakery/*"
+MANAGED = "bakery:managed"  # bakery.config.tags.MANAGED_TAG
+BUILD_ID = "bakery:build-id"  # on the builder instance and volumes (run_tags), smoke tests
+PURPOSE, SMOKE_TEST = "bakery:purpose", "smoke-test"  # bakery.aws.smoke
+CHANNEL_PARAMETERS = "arn:aws:ssm:*:*:parameter/bakery/*"  # bakery.aws.channels.CHANNEL_PREFIX
+PUBLIC_PARAMETERS = "arn:aws:ssm:*:*:parameter/aws/service/*"
+RUN_SHELL_SCRIPT = "arn:aws:ssm:*::document/AWS-RunShellScript"  # AWS-owned: no account
+# Packer's temporary key pair is `packer_<uuid>` (temporary_key_pair_name, not set by bakery).
+PACKER_KEY_PAIRS = "arn:aws:ec2:*:*:key-pair/packer_*"
 # What encrypting an image, or an encrypted copy, with a customer managed key needs.
 _KMS = (
     "kms:DescribeKey",
-    "kms:CreateGrant",
     "kms:Encrypt",
     "kms:Decrypt",
     "kms:ReEncrypt*",
     "kms:GenerateDataKey*",
 )
-_STATEMENTS: Mapping[str, tuple[tuple[str, tuple[str, ...], str], ...]] = {
-    "plan": (
-        (
-            "ReadImagesAndSources",
-            (
-                "ec2:DescribeImages",
-                "ssm:GetParameter",
-                "ssm:GetParameters",
-                "sts:GetCallerIdentity",
-            ),
-            "*",
+
+
+def _ec2(kind: str) -> str:
+    """ARN of every EC2 resource of `kind`; images and snapshots have no account in theirs."""
+    account = "" if kind in ("image", "snapshot") else "*"
+    return f"arn:aws:ec2:*:{account}:{kind}/*"
+
+
+IMAGES = (_ec2("image"), _ec2("snapshot"))
+INSTANCES = _ec2("instance")
+_IS_MANAGED = {"StringEquals": {f"aws:ResourceTag/{MANAGED}": "true"}}
+_HAS_BUILD_ID = {"Null": {f"aws:ResourceTag/{BUILD_ID}": "false"}}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What bakery.yaml and the recipes say the policy may reach (plain values)."""
+
+    table: str | None = None  # DynamoDB lineage table, when the store is DynamoDB
+    sns_topic: str | None = None
+    role_arns: tuple[str, ...] = ()  # aws.accounts.*.role_arn: AssumeRole
+    build_profiles: tuple[str, ...] = ()  # recipes' build.iam_instance_profile (name or ARN)
+    test_profiles: tuple[str, ...] = ()  # test.iam_instance_profile
+    kms_keys: tuple[tuple[str, str], ...] = ()  # (region, key id, alias or ARN)
+    source_parameters: tuple[str, ...] = ()  # recipes' source.ssm_parameter names
+    trusted_owners: tuple[str, ...] = ("amazon", "self")
+
+
+Statement = dict[str, Any]
+
+
+def role_of_profile(profile: str) -> str:
+    """The ARN of the role an instance profile carries, taken to share the profile's name.
+
+    IAM cannot say which role a profile holds without a call; the console, CloudFormation's
+    usual pattern and Terraform examples give both one name, and bakery stays pure.
+    """
+    if profile.startswith("arn:"):
+        head, _, path = profile.partition(":instance-profile/")
+        return f"{head}:role/{path}"
+    return f"arn:aws:iam::*:role/{profile}"
+
+
+def key_resources(kms_keys: Iterable[tuple[str, str]]) -> tuple[list[str], list[str], list[str]]:
+    """Split keys into key ARNs, alias names (`alias/x`) and the regions aliases are used in."""
+    arns: set[str] = set()
+    aliases: set[str] = set()
+    alias_regions: set[str] = set()
+    for region, key in kms_keys:
+        if key.startswith("arn:"):
+            _, _, _, region, _, name = key.split(":", 5)
+            if not name.startswith("alias/"):
+                arns.add(key)
+                continue
+            key = name
+        if key.startswith("alias/"):
+            alias_regions.add(region)
+            aliases.add(key)
+        else:  # a bare key id: its region is the one it is named for
+            arns.add(f"arn:aws:kms:{region}:*:key/{key}")
+    return sorted(arns), sorted(aliases), sorted(alias_regions)
+
+
+def _reads(scope: Scope) -> list[str]:
+    """The parameters bakery reads: public AMI parameters, the recipes' sources, channels."""
+    named = {f"arn:aws:ssm:*:*:parameter/{name.lstrip('/')}" for name in scope.source_parameters}
+    return sorted({PUBLIC_PARAMETERS, CHANNEL_PARAMETERS, *named})
+
+
+def _owners(scope: Scope) -> list[str]:
+    # ec2:Owner is an account id or `amazon`; bakery's `self` is the caller's own account.
+    return sorted(
+        "${aws:PrincipalAccount}" if owner == "self" else owner for owner in scope.trusted_owners
+    )
+
+
+def _statement(
+    sid: str, actions: Sequence[str], resources: str | Sequence[str], condition: Any = None
+) -> Statement:
+    statement: Statement = {"Sid": sid, "Effect": "Allow", "Action": list(actions)}
+    statement["Resource"] = resources if isinstance(resources, str) else list(resources)
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _read_launch_permissions() -> Statement:
+    # Who may launch an image or make volumes of its snapshots (prune, share, revoke).
+    return _statement(
+        "ReadLaunchPermissions",
+        ["ec2:DescribeImageAttribute", "ec2:DescribeSnapshotAttribute"],
+        IMAGES,
+    )
+
+
+def _share_managed_images() -> Statement:
+    # Launch and create-volume permission, added (share) or taken away (revoke).
+    return _statement(
+        "ShareManagedImages",
+        ["ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute"],
+        IMAGES,
+        _IS_MANAGED,
+    )
+
+
+def _tag_new_images() -> Statement:
+    # Packer (any version) tags its AMI and snapshots with CreateTags after CreateImage or
+    # CopyImage, and bakery tags its CopyImage copies the same way: the image carries no tag yet.
+    # Allowed only while it has no bakery:managed tag and only when the call sets it to true.
+    return _statement(
+        "TagNewImages",
+        ["ec2:CreateTags"],
+        IMAGES,
+        {
+            "StringEquals": {f"aws:RequestTag/{MANAGED}": "true"},
+            "Null": {f"aws:ResourceTag/{MANAGED}": "true"},
+        },
+    )
+
+
+def _tag_managed_images() -> Statement:
+    # Channel, revocation and the full tag set on images bakery made; bakery:managed, if given,
+    # stays true.
+    return _statement(
+        "TagManagedImages",
+        ["ec2:CreateTags"],
+        IMAGES,
+        {
+            **_IS_MANAGED,
+            "StringEqualsIfExists": {f"aws:RequestTag/{MANAGED}": "true"},
+        },
+    )
+
+
+def _untag_managed_images() -> Statement:
+    # Moving a channel takes its tag off the image it leaves; bakery:managed itself stays.
+    return _statement(
+        "UntagManagedImages",
+        ["ec2:DeleteTags"],
+        IMAGES,
+        {**_IS_MANAGED, "ForAllValues:StringNotEquals": {"aws:TagKeys": [MANAGED]}},
+    )
+
+
+def _tag_at_creation(create_actions: Sequence[str]) -> Statement:
+    return _statement(
+        "TagAtCreation",
+        ["ec2:CreateTags"],
+        [
+            *IMAGES,
+            INSTANCES,
+            _ec2("volume"),
+            _ec2("network-interface"),
+            _ec2("security-group"),
+            _ec2("key-pair"),
+        ],
+        {"StringEquals": {"ec2:CreateAction": list(create_actions)}},
+    )
+
+
+def _read_parameters(scope: Scope, actions: Sequence[str] = ()) -> Statement:
+    return _statement(
+        "ReadParameters", ["ssm:GetParameter", "ssm:GetParameters", *actions], _reads(scope)
+    )
+
+
+def _launch(scope: Scope) -> list[Statement]:
+    """RunInstances, resource type by resource type (each is authorised on its own)."""
+    return [
+        # Sources of the trusted owners, and bakery's own images (parents, smoke tests).
+        _statement(
+            "LaunchFromTrustedImages",
+            ["ec2:RunInstances"],
+            IMAGES,
+            {"StringEquals": {"ec2:Owner": _owners(scope)}},
         ),
-    ),
-    "bake": (
-        (
-            "ReadImagesAndSources",
-            (
+        _statement("LaunchFromManagedImages", ["ec2:RunInstances"], IMAGES, _IS_MANAGED),
+        # Where an instance runs: no tag or owner is known of the subnet and security group
+        # a recipe or the default VPC gives; Packer's key pair has its temporary name.
+        _statement(
+            "LaunchIntoNetwork",
+            ["ec2:RunInstances"],
+            [_ec2("network-interface"), _ec2("security-group"), _ec2("subnet"), PACKER_KEY_PAIRS],
+        ),
+    ]
+
+
+def _pass_role(sid: str, profiles: Sequence[str]) -> list[Statement]:
+    if not profiles:
+        return []
+    return [
+        _statement(
+            sid,
+            ["iam:PassRole"],
+            sorted({role_of_profile(profile) for profile in profiles}),
+            {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+        )
+    ]
+
+
+def _kms(scope: Scope) -> list[Statement]:
+    """The configured keys, used only by EC2 (EBS) in their regions."""
+    arns, aliases, alias_regions = key_resources(scope.kms_keys)
+
+    def via(regions: Iterable[str]) -> dict[str, Any]:
+        names = [f"ec2.{region}.amazonaws.com" for region in sorted(set(regions))]
+        return {"StringEquals": {"kms:ViaService": names}}
+
+    # EBS keeps a grant for the volumes it makes from the image.
+    grant = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    found: list[Statement] = []
+    if arns:
+        by_arn = via(arn.split(":")[3] for arn in arns)
+        found += [
+            _statement("UseImageKeys", _KMS, arns, by_arn),
+            _statement("GrantImageKeysToEbs", ["kms:CreateGrant"], arns, {**by_arn, **grant}),
+        ]
+    if aliases:
+        # A key named by alias is authorised on its key ARN; kms:ResourceAliases names it.
+        named = {**via(alias_regions), "ForAnyValue:StringEquals": {"kms:ResourceAliases": aliases}}
+        keys = [f"arn:aws:kms:{region}:*:key/*" for region in alias_regions]
+        found += [
+            _statement("UseImageKeysByAlias", _KMS, keys, named),
+            _statement("GrantImageKeysByAliasToEbs", ["kms:CreateGrant"], keys, {**named, **grant}),
+        ]
+    return found
+
+
+def _bake(scope: Scope) -> list[Statement]:
+    return [
+        # Describe* calls are authorised on no resource: "*" is all IAM accepts for them.
+        _statement(
+            "DescribeForBuilds",
+            [
                 "ec2:DescribeImages",
-                "ec2:DescribeImageAttribute",
                 "ec2:DescribeSnapshots",
                 "ec2:DescribeInstances",
                 "ec2:DescribeInstanceStatus",
@@ -45,159 +274,209 @@ _STATEMENTS: Mapping[str, tuple[tuple[str, tuple[str, ...], str], ...]] = {
                 "ec2:DescribeSecurityGroups",
                 "ec2:DescribeKeyPairs",
                 "ec2:DescribeRegions",
-                "ssm:GetParameter",
-                "ssm:GetParameters",
-                "sts:GetCallerIdentity",
-            ),
+            ],
             "*",
         ),
-        (
-            "PackerBuilderInstance",
-            (
-                "ec2:RunInstances",
-                "ec2:StopInstances",
-                "ec2:TerminateInstances",
-                "ec2:CreateKeyPair",
-                "ec2:DeleteKeyPair",
+        _read_parameters(scope),
+        # The builder instance and its volumes carry run_tags (bakery:build-id) from launch.
+        _statement(
+            "LaunchTaggedBuilder",
+            ["ec2:RunInstances"],
+            [INSTANCES, _ec2("volume")],
+            {"Null": {f"aws:RequestTag/{BUILD_ID}": "false"}},
+        ),
+        *_launch(scope),
+        _statement(
+            "StopAndEndBuilders",
+            ["ec2:StopInstances", "ec2:TerminateInstances"],
+            INSTANCES,
+            _HAS_BUILD_ID,
+        ),
+        _statement("ImageTheBuilder", ["ec2:CreateImage"], INSTANCES, _HAS_BUILD_ID),
+        # New images and snapshots have no tags to condition on (Packer tags them afterwards).
+        _statement("MakeImages", ["ec2:CreateImage", "ec2:CopyImage"], IMAGES),
+        _statement("PackerKeyPair", ["ec2:CreateKeyPair", "ec2:DeleteKeyPair"], PACKER_KEY_PAIRS),
+        # Packer 1.6 does not tag its temporary security group: no condition can single it out.
+        _statement(
+            "PackerSecurityGroup",
+            [
                 "ec2:CreateSecurityGroup",
-                "ec2:DeleteSecurityGroup",
                 "ec2:AuthorizeSecurityGroupIngress",
-                "ec2:CreateVolume",
-                "ec2:DeleteVolume",
-                "ec2:AttachVolume",
-                "ec2:DetachVolume",
-            ),
-            "*",
+                "ec2:DeleteSecurityGroup",
+            ],
+            [_ec2("security-group"), _ec2("vpc")],
         ),
-        (
-            "MakeImages",
-            (
-                "ec2:CreateImage",
-                "ec2:RegisterImage",
-                "ec2:CopyImage",
-                "ec2:DeregisterImage",
-                "ec2:CreateSnapshot",
-                "ec2:DeleteSnapshot",
+        # Before Packer tags the image it shares it (ami_users), and with encrypt_boot it
+        # deregisters the unencrypted intermediate image and its snapshots (and a failed
+        # build's image): only images without bakery:managed, never a released one.
+        _statement(
+            "PackerFinishesNewImages",
+            [
                 "ec2:ModifyImageAttribute",
                 "ec2:ModifySnapshotAttribute",
-                "ec2:CreateTags",
+                "ec2:DeregisterImage",
+                "ec2:DeleteSnapshot",
+            ],
+            IMAGES,
+            {"Null": {f"aws:ResourceTag/{MANAGED}": "true"}},
+        ),
+        _tag_new_images(),
+        _tag_managed_images(),
+        *_kms(scope),
+        *_pass_role("PassBuilderRole", scope.build_profiles),
+    ]
+
+
+def _statements(part: str, scope: Scope) -> list[Statement]:
+    """The statements of one part of a group (see GROUPS)."""
+    if part == "bake":
+        return _bake(scope)
+    if part == "plan":
+        return [
+            _statement("DescribeImages", ["ec2:DescribeImages"], "*"),  # no resource-level
+            _read_parameters(scope),
+        ]
+    if part == "reap":
+        return [
+            # Describe* calls are authorised on no resource.
+            _statement(
+                "FindLeftovers",
+                ["ec2:DescribeInstances", "ec2:DescribeKeyPairs", "ec2:DescribeSecurityGroups"],
+                "*",
             ),
-            "*",
-        ),
-        (
-            "EncryptImages",
-            _KMS,
-            "*",
-        ),
-        ("PassBuilderProfile", ("iam:PassRole",), "*"),
-    ),
-    "reap": (
-        (
-            "FindLeftovers",
-            ("ec2:DescribeInstances", "ec2:DescribeKeyPairs", "ec2:DescribeSecurityGroups"),
-            "*",
-        ),
-        (
-            "RemoveLeftovers",
-            ("ec2:TerminateInstances", "ec2:DeleteKeyPair", "ec2:DeleteSecurityGroup"),
-            "*",
-        ),
-    ),
-    "copy": (
-        (
-            "CopyImages",
-            (
-                "ec2:DescribeImages",
-                "ec2:CopyImage",
-                "ec2:CreateTags",
-                *_KMS,
+            # Only what a build tagged (reap lists by tag), and Packer's key pairs by name.
+            _statement(
+                "RemoveLeftovers",
+                ["ec2:TerminateInstances", "ec2:DeleteSecurityGroup"],
+                [INSTANCES, _ec2("security-group")],
+                _HAS_BUILD_ID,
             ),
-            "*",
-        ),
-    ),
-    "share": (
-        (
-            "ShareImages",
-            ("ec2:DescribeImages", "ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute"),
-            "*",
-        ),
-    ),
-    "test": (
-        (
-            "SmokeTestInstance",
-            (
-                "ec2:RunInstances",
-                "ec2:DescribeInstances",
-                "ec2:DescribeInstanceStatus",
-                "ec2:TerminateInstances",
-                "ec2:CreateTags",
-                "iam:PassRole",
+            _statement("RemoveLeftoverKeyPairs", ["ec2:DeleteKeyPair"], PACKER_KEY_PAIRS),
+        ]
+    if part == "copy":
+        return [
+            _statement("DescribeImages", ["ec2:DescribeImages"], "*"),  # no resource-level
+            _statement("CopyImages", ["ec2:CopyImage"], IMAGES),
+            _tag_new_images(),
+            _tag_managed_images(),
+            *_kms(scope),
+        ]
+    if part == "share":
+        return [
+            _statement("DescribeImages", ["ec2:DescribeImages"], "*"),  # no resource-level
+            _read_launch_permissions(),
+            _share_managed_images(),
+        ]
+    if part == "test":
+        return [
+            # Describe* calls are authorised on no resource.
+            _statement(
+                "DescribeForBuilds", ["ec2:DescribeInstances", "ec2:DescribeInstanceStatus"], "*"
             ),
-            "*",
-        ),
-        ("RunTests", ("ssm:SendCommand", "ssm:GetCommandInvocation"), "*"),
-    ),
-    "promote": (
-        ("ReadImages", ("ec2:DescribeImages",), "*"),
-        ("TagChannel", ("ec2:CreateTags", "ec2:DeleteTags"), "*"),
-        (
-            "WriteChannels",
-            ("ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters"),
-            _PARAMETERS,
-        ),
-        ("OtherAccounts", ("sts:AssumeRole",), "arn:aws:iam::*:role/*"),
-    ),
-    "revoke": (
-        (
-            "RevokeImages",
-            (
-                "ec2:DescribeImages",
-                "ec2:CreateTags",
-                "ec2:DeleteTags",
-                "ec2:EnableImageDeprecation",
+            _statement(
+                "LaunchSmokeTest",
+                ["ec2:RunInstances"],
+                [INSTANCES, _ec2("volume")],
+                {"StringEquals": {f"aws:RequestTag/{PURPOSE}": SMOKE_TEST}},
             ),
-            "*",
-        ),
-        ("MoveChannels", ("ssm:PutParameter", "ssm:GetParameters"), _PARAMETERS),
-    ),
-    "prune": (
-        (
-            "FindUsage",
-            (
-                "ec2:DescribeImages",
-                "ec2:DescribeImageAttribute",
-                "ec2:DescribeInstances",
-                "ec2:DescribeLaunchTemplates",
-                "ec2:DescribeLaunchTemplateVersions",
-                "autoscaling:DescribeLaunchConfigurations",
-                "ssm:GetParametersByPath",
-                "ssm:GetParameters",
+            *_launch(scope),
+            _statement(
+                "EndSmokeTests",
+                ["ec2:TerminateInstances"],
+                INSTANCES,
+                {"StringEquals": {f"aws:ResourceTag/{PURPOSE}": SMOKE_TEST}},
             ),
-            "*",
-        ),
-        ("DeleteImages", ("ec2:DeregisterImage", "ec2:DeleteSnapshot"), "*"),
-    ),
-    "state": (
-        (
-            "LineageTable",
-            (
-                "dynamodb:DescribeTable",
-                "dynamodb:CreateTable",
-                "dynamodb:UpdateContinuousBackups",
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
-                # TransactWriteItems has no action of its own: each part needs its item's
-                "dynamodb:ConditionCheckItem",
-                "dynamodb:Query",
-                "dynamodb:Scan",
+            _statement(
+                "SendCommandToSmokeTests",
+                ["ssm:SendCommand"],
+                INSTANCES,
+                {"StringEquals": {f"ssm:resourceTag/{PURPOSE}": SMOKE_TEST}},
             ),
-            "arn:aws:dynamodb:*:*:table/{table}*",
-        ),
-    ),
-    "notify": (("Notify", ("sns:Publish",), "{sns_topic}"),),
-}
+            _statement("SendRunShellScript", ["ssm:SendCommand"], RUN_SHELL_SCRIPT),
+            # GetCommandInvocation is authorised on no resource.
+            _statement("ReadCommandResults", ["ssm:GetCommandInvocation"], "*"),
+            *_pass_role("PassSmokeTestRole", scope.test_profiles),
+        ]
+    if part == "promote":
+        return [
+            _statement("DescribeImages", ["ec2:DescribeImages"], "*"),  # no resource-level
+            _tag_managed_images(),
+            _untag_managed_images(),
+            _read_parameters(scope),
+            _statement("WriteChannels", ["ssm:PutParameter"], CHANNEL_PARAMETERS),
+            *(
+                [_statement("OtherAccounts", ["sts:AssumeRole"], sorted(set(scope.role_arns)))]
+                if scope.role_arns
+                else []
+            ),
+        ]
+    if part == "revoke":
+        return [
+            _statement("DescribeImages", ["ec2:DescribeImages"], "*"),  # no resource-level
+            _tag_managed_images(),
+            _untag_managed_images(),
+            _statement(
+                "DeprecateManagedImages", ["ec2:EnableImageDeprecation"], IMAGES[0], _IS_MANAGED
+            ),
+            # A revoked image is unshared from every account.
+            _read_launch_permissions(),
+            _share_managed_images(),
+            _read_parameters(scope),
+            _statement("WriteChannels", ["ssm:PutParameter"], CHANNEL_PARAMETERS),
+        ]
+    if part == "prune":
+        return [
+            # Describe* calls are authorised on no resource.
+            _statement(
+                "FindUsage",
+                [
+                    "ec2:DescribeImages",
+                    "ec2:DescribeInstances",
+                    "ec2:DescribeLaunchTemplates",
+                    "ec2:DescribeLaunchTemplateVersions",
+                    "autoscaling:DescribeLaunchConfigurations",
+                ],
+                "*",
+            ),
+            _read_launch_permissions(),
+            _read_parameters(scope, ["ssm:GetParametersByPath"]),
+            _statement(
+                "DeleteManagedImages",
+                ["ec2:DeregisterImage", "ec2:DeleteSnapshot"],
+                IMAGES,
+                _IS_MANAGED,
+            ),
+        ]
+    if part == "state":
+        if scope.table is None:
+            return []
+        table = f"arn:aws:dynamodb:*:*:table/{scope.table}"
+        return [
+            _statement(
+                "LineageTable",
+                [
+                    "dynamodb:DescribeTable",
+                    "dynamodb:CreateTable",
+                    "dynamodb:UpdateContinuousBackups",
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                    # TransactWriteItems has no action of its own: each part needs its item's
+                    "dynamodb:ConditionCheckItem",
+                    "dynamodb:Query",
+                    "dynamodb:Scan",
+                ],
+                [table, f"{table}/index/*"],
+            )
+        ]
+    if part == "notify":
+        if scope.sns_topic is None:
+            return []
+        return [_statement("Notify", ["sns:Publish"], scope.sns_topic)]
+    raise ValueError(f"unknown part {part}")
+
+
 # What each command a user runs needs.
 GROUPS: Mapping[str, tuple[str, ...]] = {
     "bake": ("bake", "plan", "state"),
@@ -208,26 +487,41 @@ GROUPS: Mapping[str, tuple[str, ...]] = {
     "lifecycle": ("copy", "share", "test", "promote", "revoke", "prune", "state"),
     "reap": ("reap", "state"),
 }
+# The ec2:CreateAction each part tags at creation with (Packer's run_tags, smoke tests).
+_CREATE_ACTIONS = {
+    "bake": ("RunInstances", "CreateImage", "CopyImage", "CreateKeyPair", "CreateSecurityGroup"),
+    "test": ("RunInstances",),
+}
 
 
-def policy(commands: Iterable[str], *, table: str | None, sns_topic: str | None) -> dict[str, Any]:
-    """Return an IAM policy document allowing exactly what `commands` need."""
+def policy(commands: Iterable[str], scope: Scope | None = None) -> dict[str, Any]:
+    """Return an IAM policy document allowing exactly what `commands` need within `scope`."""
+    scope = scope or Scope()
     parts: list[str] = []
     for command in commands:
         names = GROUPS if command == "all" else {command: GROUPS[command]}
         for group in names.values():
             parts.extend(part for part in group if part not in parts)
-    if table is None:
-        parts = [part for part in parts if part != "state"]
-    if sns_topic is None:
-        parts = [part for part in parts if part != "notify"]
-    merged: dict[tuple[str, str], set[str]] = {}
+    merged: dict[str, Statement] = {}
     for part in parts:
-        for sid, actions, resource in _STATEMENTS[part]:
-            resource = resource.format(table=table or "", sns_topic=sns_topic or "")
-            merged.setdefault((sid, resource), set()).update(actions)
-    statements = [
-        {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resource}
-        for (sid, resource), actions in sorted(merged.items())
-    ]
-    return {"Version": "2012-10-17", "Statement": statements}
+        for statement in _statements(part, scope):
+            _merge(merged, statement)
+    create_actions = sorted({a for part in parts for a in _CREATE_ACTIONS.get(part, ())})
+    if create_actions:
+        _merge(merged, _tag_at_creation(create_actions))
+    return {"Version": "2012-10-17", "Statement": [merged[sid] for sid in sorted(merged)]}
+
+
+def _merge(merged: dict[str, Statement], statement: Statement) -> None:
+    """Add a statement; one of a Sid seen before adds its actions (same resources, condition)."""
+    sid = statement["Sid"]
+    if sid not in merged:
+        merged[sid] = {**statement, "Action": sorted(set(statement["Action"]))}
+        return
+    known = merged[sid]
+    if (known["Resource"], known.get("Condition")) != (
+        statement["Resource"],
+        statement.get("Condition"),
+    ):
+        raise ValueError(f"statement {sid} is given two scopes")
+    known["Action"] = sorted({*known["Action"], *statement["Action"]})
