@@ -9,7 +9,43 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bakery import __version__
-from bakery.errors import EXIT_INTERNAL, EXIT_USAGE, BakeryError, InvalidInputError
+from bakery.errors import (
+    EXIT_FAILED,
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    BakeryError,
+    InvalidInputError,
+    redact_urls,
+)
+
+
+def _positive_int(text: str) -> int:
+    """An argument type: a whole number of at least 1 (builds at once)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    """An argument type: a TCP port, 1 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, not {value}")
+    return value
+
+
+def _path(text: str) -> str:
+    """An argument type: a file path, which the operating system takes only without NUL."""
+    if "\0" in text:
+        raise argparse.ArgumentTypeError(f"a path cannot hold a NUL character: {text!r}")
+    return text
 
 
 def _json_flag(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +53,9 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _validate_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="recipe files (default: all)")
+    parser.add_argument(
+        "paths", nargs="*", type=_path, metavar="PATH", help="recipe files (default: all)"
+    )
     _json_flag(parser)
 
 
@@ -62,7 +100,7 @@ def _bake_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="bake every recipe")
     parser.add_argument(
         "--jobs",
-        type=int,
+        type=_positive_int,
         metavar="N",
         help="builds at once (default: bake.jobs of bakery.yaml, 4)",
     )
@@ -165,6 +203,11 @@ def _revoke_args(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also revoke every build made on it, down the lineage",
     )
+    parser.add_argument(
+        "--keep-shares",
+        action="store_true",
+        help="leave the accounts it is shared with their launch permission (default: unshare)",
+    )
     _local_flag(parser)
     _json_flag(parser)
 
@@ -223,7 +266,7 @@ def _rebuild_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--promote", metavar="CHANNEL", help="move this channel to the new images whose gates pass"
     )
-    parser.add_argument("--jobs", type=int, metavar="N", help="builds at once")
+    parser.add_argument("--jobs", type=_positive_int, metavar="N", help="builds at once")
     _local_flag(parser)
     _json_flag(parser)
 
@@ -248,7 +291,9 @@ def _image_ref(parser: argparse.ArgumentParser) -> None:
 
 def _local_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("start", "stop", "status"))
-    parser.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument(
+        "--port", type=_port, help="port on 127.0.0.1, 1 to 65535 (default: a free one)"
+    )
     parser.add_argument(
         "--fresh",
         action="store_true",
@@ -311,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-C",
         "--project",
+        type=_path,
         metavar="DIR",
         help="project folder holding bakery.yaml (default: found from here up)",
     )
@@ -332,15 +378,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         name = _MODULES.get(args.command, args.command)
         module = importlib.import_module(f"bakery.commands.{name}")
-        return int(module.run(args))
+        code = int(module.run(args))
+        sys.stdout.flush()  # here, so a closed pipe is noticed here and not at exit
+        return code
     except InvalidInputError as error:
         for problem in error.problems:
-            print(problem, file=sys.stderr)
+            print(redact_urls(str(problem)), file=sys.stderr)
         print(f"bakery: {error}", file=sys.stderr)
         return error.exit_code
     except BakeryError as error:
-        print(f"bakery: error: {error}", file=sys.stderr)
+        # A message may quote a URL from bakery.yaml (an endpoint, a webhook): hide credentials.
+        print(f"bakery: error: {redact_urls(str(error))}", file=sys.stderr)
         return error.exit_code
+    except BrokenPipeError:
+        return _output_closed()
     except KeyboardInterrupt:
         print("bakery: interrupted", file=sys.stderr)
         return 130
@@ -348,8 +399,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         print(
-            f"bakery: internal error: {type(error).__name__}: {error}; "
+            f"bakery: internal error: {type(error).__name__}: {redact_urls(str(error))}; "
             "rerun with --debug for the traceback and report it",
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _output_closed() -> int:
+    """The reader of our output went away (`bakery graph | head -1`): stop quietly, as git does.
+
+    Python would otherwise complain again when it flushes stdout at exit, so point stdout at
+    /dev/null first (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # stdout is no file (tests capture it)
+        pass
+    return EXIT_FAILED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -37,6 +38,40 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}: {self.code}"
         return f"{where} {self.path}: {self.message}" if self.path else f"{where} {self.message}"
+
+
+# A URL in a message: scheme, then userinfo (`user:password@`), host, path, query, fragment.
+_URL = re.compile(
+    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)"
+    r"(?P<userinfo>[^\s/?#@\"'<>]*@)?"
+    r"(?P<host>[^\s/?#\"'<>]*)"
+    r"(?P<path>[^\s?#\"'<>]*)"
+    r"(?P<query>\?[^\s#\"'<>]*)?"
+    r"(?P<fragment>#[^\s\"'<>]*)?"
+)
+
+
+def redact_urls(text: str, *, paths: bool = True) -> str:
+    """Return `text` with the user, password, query and fragment of every URL in it hidden.
+
+    Every message and log line bakery writes passes through here (the CLI's error handler,
+    `Rule.at`, notifications), so a URL from configuration never shows its credentials. With
+    `paths=False` the path goes too: a webhook URL (Slack, Discord) is a credential as a whole.
+    """
+
+    def hide(found: re.Match[str]) -> str:
+        whole = found.group()
+        tail = whole[len(whole.rstrip(".,:;!)]")) :]  # punctuation after the URL, not in it
+        match = _URL.fullmatch(whole[: len(whole) - len(tail)])
+        if match is None:
+            return whole
+        url = match["scheme"] + ("***@" if match["userinfo"] else "") + match["host"]
+        if match["path"]:
+            url += match["path"] if paths else "/***"
+        url += "?***" if match["query"] else ""
+        return url + ("#***" if match["fragment"] else "") + tail
+
+    return _URL.sub(hide, text)
 
 
 class BakeryError(Exception):

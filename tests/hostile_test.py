@@ -26,7 +26,19 @@ from tests.support.project import REPO, call_bakery
 HOSTILE = REPO / "tests" / "fixtures" / "hostile"
 CASES = sorted(p.parent for p in HOSTILE.glob("*/*/expected.txt"))
 # One folder per class of issue "Hostile input"; each holds at least one case.
-CLASSES: set[str] = set()
+CLASSES: set[str] = {
+    "injection",
+    "file-system",
+    "secrets",
+    "whole-strings",
+    "control-characters",
+    "templates",
+    "yaml-keys",
+    "exhaustion",
+    "aws-limits",
+    "sharing",
+    "exit-codes",
+}
 SKIP = {"expected.txt", "stdout.txt", "args", "make.py", "__pycache__"}
 
 

@@ -142,3 +142,18 @@ _HINTS = {
     "InvalidAMIID.Malformed": "; not an AMI id",
     "ParameterNotFound": "; check the parameter name and the region",
 }
+
+
+def known_regions() -> frozenset[str]:
+    """Return the names of every AWS region of every partition botocore knows (no network call).
+
+    From the endpoint data bundled with botocore, so a new region arrives with a botocore update.
+    """
+    from botocore.loaders import create_loader
+
+    data = create_loader().load_data("endpoints")
+    return frozenset(
+        region
+        for partition in data.get("partitions", [])
+        for region in partition.get("regions", {})
+    )

@@ -3,6 +3,6 @@ its facts), the scheduler that runs a tree of builds, the leases that keep two r
 building one recipe, and the build of one recipe through Packer (`build_one`, run by `execute`).
 `context` makes what a bake needs from outside.
 
-May import: bakery.lineage, bakery.aws, bakery.local, bakery.packer, bakery.render, bakery.ui,
-bakery.config, bakery.errors.
+May import: bakery.lifecycle, bakery.lineage, bakery.aws, bakery.local, bakery.packer,
+bakery.render, bakery.ui, bakery.config, bakery.errors.
 """

@@ -17,7 +17,17 @@ from bakery.bake.context import BakeContext
 from bakery.config.recipe import Recipe
 from bakery.config.tags import image_tags
 from bakery.errors import BakeryError
-from bakery.lineage.records import BuildRecord, RegionImage, Status, iso_utc, new_build_id
+from bakery.lifecycle.gates import share_problems
+from bakery.lifecycle.refs import who
+from bakery.lineage.queries import ancestry
+from bakery.lineage.records import (
+    BuildRecord,
+    RegionImage,
+    Share,
+    Status,
+    iso_utc,
+    new_build_id,
+)
 from bakery.packer import binary as packer
 from bakery.packer.output import OutputState, classify_failure, cross_check, read_manifest
 from bakery.render.build_folder import ami_name, write
@@ -89,7 +99,9 @@ def build_recipe(
     ctx.progress.started(recipe.name, f"{build_id} from {source.resolved_ami}")
     images: list[RegionImage] = []
     try:
+        _check_shares(ctx, recipe, record)
         artifacts = _run_packer(ctx, recipe, record, template, log_path, now)
+        _record_shares(ctx, recipe, record)
         images = _finish_images(ctx, recipe, record, artifacts, now)
     except CancelledBuild as error:
         return _close(ctx, record, Status.CANCELLED, str(error), images, started)
@@ -98,6 +110,37 @@ def build_recipe(
     except Exception as error:  # a bug must not leave the record running
         return _close(ctx, record, Status.FAILED, f"internal error: {error!r}", images, started)
     return _close(ctx, record, Status.SUCCEEDED, None, images, started)
+
+
+def _check_shares(ctx: BakeContext, recipe: Recipe, record: BuildRecord) -> None:
+    """Refuse, before Packer gives anyone launch permission, what `bakery share` would refuse.
+
+    Validation said so already (E2015); this holds when bakery.yaml changed since, or the
+    image's lineage carries Marketplace product codes.
+    """
+    accounts = recipe.distribute.accounts
+    if not accounts:
+        return
+    problems = share_problems(
+        record,
+        ancestry(ctx.store, record),
+        accounts,
+        ctx.catalog.project.share_allowlist,
+        shareable=recipe.shareable,
+    )
+    if problems:
+        raise BakeryError("distribute.accounts refused: " + "; ".join(problems))
+
+
+def _record_shares(ctx: BakeContext, recipe: Recipe, record: BuildRecord) -> None:
+    """Record the accounts Packer shared the images with (ami_users), as `bakery share` does.
+
+    Recorded once Packer made the images, before tagging: an image that is shared must never
+    be missing its shares in the store, or a revocation would leave it shared.
+    """
+    at, by = iso_utc(ctx.clock()), who()
+    for account in recipe.distribute.accounts:
+        ctx.store.add_share(Share(record.build_id, account, at, by))
 
 
 def _close(

@@ -6,12 +6,19 @@ import argparse
 
 from bakery.commands import gateway_of, print_json, project_of, store_of
 from bakery.config.catalog import load_catalog
+from bakery.errors import UsageError
 
 
 def run(args: argparse.Namespace) -> int:
-    from bakery.lifecycle.distribute import copy_build
+    from bakery.lifecycle.distribute import copy_build, unknown_regions
     from bakery.lifecycle.refs import resolve_image_ref
 
+    unknown = unknown_regions(args.to)
+    if unknown:
+        raise UsageError(
+            f"--to: {', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} "
+            "not an AWS region; name regions like us-west-2 or eu-central-1"
+        )
     project = project_of(args)
     catalog = load_catalog(project)
     gateway = gateway_of(args, project)
@@ -28,4 +35,11 @@ def run(args: argparse.Namespace) -> int:
             f"{record.recipe} {record.version} ({record.build_id}): {verb} "
             f"{result.region} as {result.ami_id}"
         )
+        if result.shared_with:
+            print(f"  shared with {', '.join(result.shared_with)}, as the build is")
+        if result.withheld:
+            print(
+                f"  not shared with {', '.join(result.withheld)}: no longer in share_allowlist "
+                "of bakery.yaml"
+            )
     return 0

@@ -35,6 +35,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.stale:
         raise UsageError("rebuild needs --stale: it rebuilds what `bakery plan` finds stale")
     project = project_of(args)
+    if args.promote is not None:
+        from bakery.lifecycle.channels import channel_of
+
+        channel_of(project, args.promote)  # an unknown channel is refused before any build
     catalog = catalog_of(project)
     run_id = new_build_id()
     log_path = project.root / ".bakery" / "logs" / f"run-{run_id}.log"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bakery.commands import catalog_of, print_json, project_of
 from bakery.packer import binary as packer
-from bakery.render.build_folder import render, write
+from bakery.render.build_folder import check_folder, output_folder, render, write
 
 
 def run(args: argparse.Namespace) -> int:
@@ -14,7 +15,16 @@ def run(args: argparse.Namespace) -> int:
     catalog = catalog_of(project)
     names = catalog.select(args.names)
     dialect = packer.resolve_dialect(args.dialect or project.dialect, project.packer_binary)
-    out = project.root / args.out
+    out = output_folder(project.root, args.out)
+    keep = [
+        project.file,
+        project.root / project.recipes_dir,
+        project.root / ".git",
+        *(project.root / used for name in names for used in catalog.recipes[name].used_files),
+    ]
+    labels = {name: (Path(args.out) / name).as_posix() for name in names}  # as the user wrote it
+    for name in names:  # refuse before writing any
+        check_folder(out / name, keep, labels[name])
     results = []
     for name in names:
         rendered = render(
@@ -23,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
             dialect,
             lambda path: (project.root / path).read_bytes(),
         )
-        template = write(rendered, out / name)
+        template = write(rendered, out / name, keep, labels[name])
         if args.validate:
             packer.fmt_check(project.packer_binary, template)
             packer.validate(project.packer_binary, template)

@@ -6,13 +6,18 @@ import argparse
 
 from bakery.commands import gateway_of, print_json, project_of, store_of
 from bakery.config.catalog import load_catalog
+from bakery.errors import BakeryError
 
 
 def run(args: argparse.Namespace) -> int:
     from bakery.lifecycle.distribute import share_build
+    from bakery.lifecycle.gates import grant_problems
     from bakery.lifecycle.refs import resolve_image_ref
 
     project = project_of(args)
+    refused = grant_problems(args.accounts, project.share_allowlist)
+    if refused:  # before any call; share_build checks again, with the image's licensing
+        raise BakeryError("; ".join(refused))
     catalog = load_catalog(project)
     gateway = gateway_of(args, project)
     with store_of(project, args) as store:

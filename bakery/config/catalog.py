@@ -10,12 +10,18 @@ from pathlib import Path
 from bakery.config import rule_codes as rc
 from bakery.config.graph import RecipeGraph
 from bakery.config.marks import MarkedDocument, PathKey, load_marked
+from bakery.config.paths import has_control, is_regular_file, shown
 from bakery.config.project import Project
 from bakery.config.recipe import Recipe, build_recipe
-from bakery.config.rules import catalog_problems, recipe_problems, resolve_path
+from bakery.config.rules import (
+    catalog_problems,
+    recipe_problems,
+    resolve_path,
+    share_allowlist_problems,
+)
 from bakery.config.schema import RECIPE_SCHEMA
 from bakery.config.schema_check import check_shape
-from bakery.config.secrets import scan_bytes, scan_text
+from bakery.config.secrets import scan_bytes, scan_project_file, scan_yaml
 from bakery.errors import BakeryError, InvalidInputError, Problem
 
 RECIPE_SUFFIXES = (".yaml", ".yml")
@@ -74,15 +80,20 @@ def load_catalog(project: Project, only: Iterable[Path] = ()) -> Catalog:
     give context: names that `source.recipe` may refer to).
     """
     files = discover(project)
-    chosen = [path.resolve() for path in only]
+    chosen = [_resolved(path) for path in only]
     for path in chosen:
         if path not in files:
             files.append(path)
-    problems: list[Problem] = []
+    # bakery.yaml itself: its tags reach the template, the Packer log and the images.
+    problems: list[Problem] = scan_project_file(project.file, project.secrets_allow)
     loaded: list[tuple[Recipe, MarkedDocument]] = []
     known_names: dict[str, str] = {}
     scanned: set[str] = set()
     for path in files:
+        refused = _refused_file(project, path, named=path in chosen)
+        if refused is not None:
+            problems.append(refused)
+            continue
         recipe, doc, found = _load_file(project, path)
         problems += found
         if doc is not None and isinstance(doc.data, dict) and isinstance(doc.data.get("name"), str):
@@ -93,18 +104,56 @@ def load_catalog(project: Project, only: Iterable[Path] = ()) -> Catalog:
         for used in recipe.used_files:
             if used not in scanned:
                 scanned.add(used)
-                problems += scan_bytes((project.root / used).read_bytes(), used)
+                data = (project.root / used).read_bytes()
+                problems += scan_bytes(data, used, project.secrets_allow)
     problems += catalog_problems(loaded, known_names)
     if chosen:
-        keep = {project.relative(path) for path in chosen}
+        keep = {shown(project.relative(path)) for path in chosen}
         keep |= {used for recipe, _ in loaded if recipe.file in keep for used in recipe.used_files}
-        problems = [problem for problem in problems if problem.file in keep]
+        keep.add(project.file.name)
+        # An archive's member is reported as ARCHIVE!MEMBER.
+        problems = [problem for problem in problems if problem.file.split("!")[0] in keep]
     problems = [problem for problem in problems if problem.code not in project.ignored_rules]
     if any(problem.is_error for problem in problems):
         raise InvalidInputError(problems)
     recipes = {recipe.name: recipe for recipe, _ in loaded}
     graph = RecipeGraph({name: recipe.parent for name, recipe in recipes.items()})
     return Catalog(project, recipes, graph, tuple(sorted(set(problems))))
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a loop of symbolic links: refused as not a file
+        return path.absolute()
+
+
+def _refused_file(project: Project, path: Path, named: bool) -> Problem | None:
+    """Say why a recipe file is not read: a control character in its name, a symbolic link out
+    of the project (unless the user named the file), or not a regular file (a FIFO would hang).
+    """
+    file = project.relative(path)
+    if has_control(file):
+        return rc.CONTROL_IN_PATH.at(
+            shown(file), 1, 1, "", "the file name holds a control character; rename the file"
+        )
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):  # a loop of symbolic links
+        target = None
+    if target is not None and not named and not target.is_relative_to(project.root):
+        return rc.PATH_OUTSIDE.at(
+            file,
+            1,
+            1,
+            "",
+            "a symbolic link that leads out of the project; keep recipes inside it",
+        )
+    if target is None or not is_regular_file(target):
+        return rc.NOT_A_FILE.at(
+            file, 1, 1, "", "not a regular file; bakery reads recipes from regular files only"
+        )
+    return None
 
 
 def _load_file(
@@ -116,7 +165,9 @@ def _load_file(
     except (OSError, UnicodeDecodeError) as error:
         return None, None, [rc.UNREADABLE_FILE.at(file, 1, 1, "", f"cannot read: {error}")]
     doc, syntax = load_marked(text, file)
-    problems = syntax + scan_text(text, file)
+    if any(problem.code == rc.FILE_TOO_LARGE.code for problem in syntax):
+        return None, None, syntax  # refused whole: neither parsed nor scanned, bounded time
+    problems = syntax + scan_yaml(doc, text, file, project.secrets_allow)
     if doc is None:
         return None, None, problems
     if doc.data is None:
@@ -141,4 +192,5 @@ def _load_file(
     )
     problems += path_problems
     problems += recipe_problems(recipe, doc, project.trusted_owners, project.tags)
+    problems += share_allowlist_problems(recipe, doc, project.share_allowlist)
     return (None if path_problems else recipe), doc, problems

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from bakery.config.marks import load_marked
+from bakery.config import rule_codes as rc
+from bakery.config.marks import MarkedDocument, PathKey, load_marked
+from bakery.config.paths import has_control, shown
 from bakery.config.recipe import parse_duration
-from bakery.config.rules import ignore_problems
+from bakery.config.rules import channel_problems, ignore_problems
 from bakery.config.schema import PROJECT_SCHEMA
 from bakery.config.schema_check import check_shape
-from bakery.errors import InvalidInputError, ProjectError
+from bakery.config.secrets import SecretAllow
+from bakery.errors import InvalidInputError, Problem, ProjectError
 
 PROJECT_FILE = "bakery.yaml"
+DEFAULT_RECIPES = "recipes"
+DEFAULT_STATE = "sqlite:.bakery/lineage.db"
 DEFAULT_TRUSTED_OWNERS = ("amazon", "self")
 
 Dialect = Literal["auto", "1.6", "1.7+"]
@@ -88,8 +93,8 @@ class Project:
     """The settings of one bakery project (a folder holding bakery.yaml)."""
 
     root: Path
-    recipes_dir: str = "recipes"
-    state: str = "sqlite:.bakery/lineage.db"
+    recipes_dir: str = DEFAULT_RECIPES
+    state: str = DEFAULT_STATE
     region: str = "us-east-1"
     profile: str | None = None
     endpoint_url: str | None = None
@@ -110,6 +115,8 @@ class Project:
     notify_sns_topic: str | None = None
     # rules.ignore: warning code -> why it does not apply; validation drops those warnings
     ignored_rules: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # secrets.allow: reviewed secret findings (a file or folder, why, optionally finding ids)
+    secrets_allow: tuple[SecretAllow, ...] = ()
 
     @property
     def file(self) -> Path:
@@ -119,6 +126,10 @@ class Project:
         """Return `path` relative to the project root, as written in messages."""
         try:
             return path.resolve().relative_to(self.root).as_posix()
+        except (ValueError, OSError, RuntimeError):  # outside, or a loop of symbolic links
+            pass
+        try:  # a symbolic link in the project that leads out of it
+            return path.absolute().relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
 
@@ -153,7 +164,8 @@ def load_project(root: Path) -> Project:
     if doc is not None and not problems:
         problems = check_shape(doc, PROJECT_SCHEMA)
     if doc is not None and not problems:
-        problems = list(ignore_problems(doc))
+        problems = list(ignore_problems(doc)) + list(_path_setting_problems(doc, root))
+        problems += channel_problems(doc)
     # Every finding about bakery.yaml is an error (there are no project-file warnings yet).
     if problems or doc is None:
         raise InvalidInputError(problems)
@@ -162,8 +174,8 @@ def load_project(root: Path) -> Project:
     packer = data.get("packer", {})
     return Project(
         root=root,
-        recipes_dir=data.get("recipes", "recipes"),
-        state=data.get("state", "sqlite:.bakery/lineage.db"),
+        recipes_dir=data.get("recipes", DEFAULT_RECIPES),
+        state=data.get("state", DEFAULT_STATE),
         region=aws.get("region", "us-east-1"),
         profile=aws.get("profile"),
         endpoint_url=aws.get("endpoint_url"),
@@ -198,7 +210,48 @@ def load_project(root: Path) -> Project:
         ignored_rules=MappingProxyType(
             {entry["code"]: entry["reason"] for entry in data.get("rules", {}).get("ignore", [])}
         ),
+        secrets_allow=tuple(
+            SecretAllow(entry["path"], entry["reason"], tuple(entry.get("findings", ())))
+            for entry in data.get("secrets", {}).get("allow", [])
+        ),
     )
+
+
+def _path_setting_problems(doc: MarkedDocument, root: Path) -> Iterator[Problem]:
+    """Yield what is wrong with the paths bakery.yaml names: each must stay in the project."""
+    settings: list[tuple[PathKey, str]] = []
+    recipes = doc.data.get("recipes", DEFAULT_RECIPES)
+    state = doc.data.get("state", DEFAULT_STATE)
+    if isinstance(recipes, str):
+        settings.append((("recipes",), recipes))
+    if isinstance(state, str) and state.startswith("sqlite:"):
+        settings.append((("state",), state.removeprefix("sqlite:")))
+    for where, raw in settings:
+        # A default is checked too: a committed link `.bakery -> /elsewhere` moves it.
+        if has_control(raw):
+            yield doc.problem(
+                rc.CONTROL_IN_PATH, where, f"{shown(raw)} holds a control character; rename it"
+            )
+        elif raw.startswith("~") or Path(raw).is_absolute():
+            yield doc.problem(
+                rc.PATH_SETTING_OUTSIDE,
+                where,
+                f"absolute path {raw}; write it relative to the project folder",
+            )
+        elif not _stays_in(root / raw, root):
+            yield doc.problem(
+                rc.PATH_SETTING_OUTSIDE,
+                where,
+                f"{raw} leads out of the project folder (through .. or a symbolic link); "
+                "keep it inside",
+            )
+
+
+def _stays_in(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a loop of symbolic links
+        return False
 
 
 def _smoke_test_settings(data: Mapping[str, Any]) -> SmokeTestSettings:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from bakery.errors import Problem, Severity
+from bakery.errors import Problem, Severity, redact_urls
 
 FAMILIES: Mapping[str, str] = MappingProxyType(
     {
@@ -48,7 +48,8 @@ class Rule:
 
     def at(self, file: str, line: int, column: int, path: str, message: str) -> Problem:
         """Make a finding of this rule at FILE:LINE:COLUMN, under the key path `path`."""
-        return Problem(file, line, column, self.code, path, message, self.severity)
+        # Messages may quote a value of the input; a URL in one never shows its credentials.
+        return Problem(file, line, column, self.code, path, redact_urls(message), self.severity)
 
 
 _TABLE: list[Rule] = []
@@ -106,6 +107,32 @@ EMPTY_RECIPE = _rule(
     "E0008",
     "Empty recipe",
     "A recipe file holds no document. Write the recipe (see docs/recipes.md) or delete the file.",
+)
+KEY_NOT_STRING = _rule(
+    "E0009",
+    "Key is not a string",
+    "YAML 1.1 reads some unquoted keys as other types and so renames them: `on`, `yes` and `NO` "
+    "become booleans, `null` and `~` null, `0x10` and `010` the numbers 16 and 8. Quote the key "
+    '(`"on": ...`); a list or mapping cannot be a key.',
+)
+FILE_TOO_LARGE = _rule(
+    "E0010",
+    "File too large",
+    "bakery reads recipes and bakery.yaml of at most 1 MiB (docs/recipes.md, Limits). Move "
+    "large content into the files and scripts a recipe uploads.",
+)
+TOO_DEEP = _rule(
+    "E0011",
+    "Nested too deep",
+    "Lists and mappings may nest at most 64 deep, also through aliases (docs/recipes.md, "
+    "Limits). No recipe needs more; flatten the file.",
+)
+ALIAS_EXPANSION = _rule(
+    "E0012",
+    "Aliases expand too far",
+    "Aliases (`*name`) may add at most 10,000 values to a document, and may not refer to a "
+    "collection that holds them: a few lines of aliases can otherwise expand to billions of "
+    "values. Write the values out.",
 )
 
 # 1: the shape the JSON Schema gives (bakery.config.schema); one rule per schema keyword
@@ -199,8 +226,16 @@ BAD_KEY = _rule(
 RESERVED_TAG = _rule(
     "E1015",
     "Reserved tag key",
-    "Tag keys starting with `aws:` (AWS's) or `bakery:` (bakery's own tags) are reserved. "
-    "Rename the tag.",
+    "Tag keys starting with `aws:` (AWS's) or `bakery:` (bakery's own tags), and `Name` (the "
+    "AMI name bakery sets), are reserved in any case (`AWS:x`, `NAME`). Rename the tag.",
+)
+CONTROL_CHARACTER = _rule(
+    "E1016",
+    "Control character in a string",
+    "A key or string holds a character that would reach Packer, a shell, a tag or a terminal "
+    "as something other than text: a control character (NUL, ESC, a tab, a C1 control), a line "
+    "break (LF, CR, U+2028, U+2029) or a bidirectional control (U+202E). Remove it. Inline "
+    "commands may hold tabs; a multi-line command is a list of lines.",
 )
 
 # 2: a recipe's own rules (bakery.config.rules)
@@ -248,9 +283,10 @@ TAG_BUDGET = _rule(
 GO_TEMPLATE = _rule(
     "E2008",
     "Go template in a Packer field",
-    "Packer evaluates `{{ ... }}` as a Go template in descriptions, tags and file destinations, "
+    "Packer evaluates `{{ ... }}` as a Go template in the strings of its template and variables, "
     "even in HCL2 files (`{{ env ... }}` would copy the build machine's environment into the "
-    "image). Remove the braces.",
+    "image): descriptions, tag keys and values (of recipes and bakery.yaml), source filter names "
+    "and owners, file destinations, hygiene reasons. Remove the braces.",
 )
 KMS_REGION_UNLISTED = _rule(
     "E2009",
@@ -272,8 +308,30 @@ KMS_KEY_UNENCRYPTED = _rule(
 SHARE_DEFAULT_KEY = _rule(
     "E2012",
     "Encrypted image shared with the default key",
-    "An image encrypted with the AWS managed key cannot be shared with other accounts. Set "
-    "build.kms_key_id to a customer managed key those accounts may use.",
+    "An image encrypted with the AWS managed key (no key given, or `alias/aws/ebs`) cannot be "
+    "shared with other accounts, nor can its copies. Set build.kms_key_id and the keys of "
+    "distribute.kms_key_ids to customer managed keys those accounts may use.",
+)
+AMI_NAME_TOO_LONG = _rule(
+    "E2013",
+    "AMI name too long",
+    "The AMI name is NAME-VERSION-TIMESTAMP (a 14-digit build time); EC2 allows 3 to 128 "
+    "letters, digits and ( ) [ ] . / - _ ' @ and spaces. Shorten the recipe name or version.",
+)
+SHARE_NOT_ALLOWED = _rule(
+    "E2015",
+    "Shared with an account not in share_allowlist",
+    "distribute.accounts gives an account launch permission on the image (and on its copies in "
+    "distribute.regions) when it is baked. Only accounts listed in share_allowlist of bakery.yaml "
+    "may get it, so a recipe cannot hand an image to anyone; bakery never makes an image public. "
+    "Add the account there if it may have the image, or drop it from the recipe.",
+)
+CONTROL_IN_PATH = _rule(
+    "E2016",
+    "Control character in a path",
+    "A recipe file's name, a script or file path, or a path setting of bakery.yaml holds a "
+    "control character (a newline, a tab, ESC, DEL, a C1 control, U+2028 or U+2029), which "
+    "could end a line of the rendered template or of a message. Rename the file.",
 )
 BUILD_REGION_COPY = _rule(
     "W2001",
@@ -299,6 +357,25 @@ DUPLICATE_IGNORE = _rule(
     "Rule ignored twice",
     "rules.ignore names the same code twice. Keep one entry, with the reason that holds.",
 )
+UNKNOWN_CHANNEL = _rule(
+    "E3004",
+    "Unknown required channel",
+    "A channel's `requires` names no channel of bakery.yaml, so no image could ever be promoted "
+    "to it. Fix the name or add the channel.",
+)
+CHANNEL_CYCLE = _rule(
+    "E3005",
+    "Cycle of channel requirements",
+    "Channels require each other in a circle (staging requires prod requires staging), so no "
+    "image could be promoted to any of them. Make the first channel require none.",
+)
+PATH_SETTING_OUTSIDE = _rule(
+    "E3006",
+    "Path setting outside the project",
+    "`recipes:` and `state: sqlite:PATH` of bakery.yaml name folders and files relative to the "
+    "project; an absolute path, `~`, `..` or a symbolic link that leads out of the project is "
+    "refused, so a pull request cannot make bakery read or write elsewhere. Keep them inside.",
+)
 
 # 4: the recipe graph
 DUPLICATE_NAME = _rule(
@@ -319,7 +396,8 @@ CYCLE = _rule(
     "chain. Make one of them start from an external source.",
 )
 
-# 5: secrets (bakery.config.secrets); a line ending in `# bakery: allow-secret` is exempt
+# 5: secrets (bakery.config.secrets); a line ending in `# bakery: allow-secret` is exempt, and
+# bakery.yaml `secrets.allow` allows reviewed findings by file or folder (and finding id)
 SECRET_ACCESS_KEY_ID = _rule(
     "E5001",
     "AWS access key id",
@@ -343,6 +421,39 @@ SECRET_LITERAL = _rule(
     "Password or token literal",
     "A password=, token=, secret= or api_key= with a literal value (a `$VAR` reference passes). "
     "Fetch it at boot, or end the line with `# bakery: allow-secret` if it is no secret.",
+)
+SECRET_SERVICE_TOKEN = _rule(
+    "E5005",
+    "Service token or API key",
+    "A token in a format a service issues (GitHub, GitLab, Slack, npm, PyPI, Stripe, a JSON Web "
+    "Token and others detect-secrets knows). Revoke it if it was pushed, and fetch it at boot.",
+)
+SECRET_URL_CREDENTIALS = _rule(
+    "E5006",
+    "Password in a URL",
+    "A URL with a user and password (`https://user:pass@host`). Drop the credentials from the "
+    "URL; give them at boot (a netrc written from SSM Parameter Store, a credential helper).",
+)
+SECRET_AUTH_HEADER = _rule(
+    "E5007",
+    "Authorization header",
+    "An `Authorization: Bearer ...`, `Basic ...` or `Token ...` header with a literal value (a "
+    "`$TOKEN` reference passes). Read the token from the environment at boot.",
+)
+SECRET_COMMAND_LINE = _rule(
+    "E5008",
+    "Password on a command line",
+    "A password given as an argument (`mysql -pSECRET`, `sshpass -p`, `--password=`, `curl -u "
+    "user:pass`): it is baked into the image and shown by `ps`. Use an option file or the "
+    "environment, filled at boot.",
+)
+SECRET_ARCHIVE = _rule(
+    "E5009",
+    "Archive bakery cannot scan",
+    "An uploaded archive (tar, compressed tar, zip, gzip) is scanned inside for secrets within "
+    "limits (10,000 members, 256 MiB unpacked); past them, or when it cannot be read (corrupt, "
+    "encrypted), it is refused, since a secret could hide there. Split it, or allow its path in "
+    "bakery.yaml `secrets.allow` with the reason once reviewed.",
 )
 
 RULES: tuple[Rule, ...] = tuple(_TABLE)

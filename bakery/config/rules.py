@@ -4,39 +4,67 @@ the ignored rules of bakery.yaml. Each finding names its rule of bakery.config.r
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from bakery.config import rule_codes as rc
 from bakery.config.graph import find_cycles
 from bakery.config.marks import MarkedDocument, PathKey
+from bakery.config.paths import has_control, is_regular_file, shown
 from bakery.config.recipe import Recipe
-from bakery.config.schema import MAX_TAGS
+from bakery.config.schema import (
+    AMI_NAME_MAX,
+    AMI_NAME_PATTERN,
+    AWS_MANAGED_KEY_PATTERN,
+    MAX_TAGS,
+)
 from bakery.config.tags import BUILD_TAG_VARIABLES, image_tags
 from bakery.errors import Problem
 
-GO_TEMPLATE = "{{"
+AMI_TIMESTAMP_DIGITS = 14  # YYYYMMDDhhmmss, var.build_timestamp of the template
 
 
 def resolve_path(
     raw: str, recipe_file: Path, root: Path, where: PathKey, doc: MarkedDocument
 ) -> tuple[str | None, Problem | None]:
-    """Map a recipe path to a project-relative one, or say why it cannot be used."""
+    """Map a recipe path to a project-relative one, or say why it cannot be used.
+
+    The path must name a regular file inside the project once its symbolic links are resolved;
+    it is checked without opening it (a FIFO or a device would hang the read).
+    """
+    if has_control(raw):
+        return None, doc.problem(
+            rc.CONTROL_IN_PATH,
+            where,
+            f"path {shown(raw)} holds a control character; rename the file",
+        )
     if PurePosixPath(raw).is_absolute() or Path(raw).is_absolute():
         return None, doc.problem(
             rc.ABSOLUTE_PATH, where, f"absolute path {raw}; write it relative to the recipe file"
         )
-    target = (recipe_file.parent / raw).resolve()
+    try:
+        target = (recipe_file.parent / raw).resolve()
+    except (OSError, RuntimeError):  # a loop of symbolic links
+        return None, doc.problem(rc.FILE_NOT_FOUND, where, f"file not found: {raw}")
     if not target.is_relative_to(root):
         return None, doc.problem(
             rc.PATH_OUTSIDE, where, f"path {raw} leaves the project folder; keep files inside it"
         )
     if not target.exists():
         return None, doc.problem(rc.FILE_NOT_FOUND, where, f"file not found: {raw}")
-    if not target.is_file():
+    if not is_regular_file(target):
         return None, doc.problem(rc.NOT_A_FILE, where, f"not a file: {raw}; name a single file")
-    return target.relative_to(root).as_posix(), None
+    relative = target.relative_to(root).as_posix()
+    if has_control(relative):  # a symbolic link to a file whose name holds one
+        return None, doc.problem(
+            rc.CONTROL_IN_PATH,
+            where,
+            f"path {raw} leads to {shown(relative)}, which holds a control character; "
+            "rename the file",
+        )
+    return relative, None
 
 
 def recipe_problems(
@@ -68,29 +96,28 @@ def recipe_problems(
             f"the image would carry {count} tags with bakery's and bakery.yaml's; "
             f"AWS allows {MAX_TAGS}, remove {count - MAX_TAGS}",
         )
-    yield from _go_template_problems(doc)
+    # `{{` in strings that reach Packer is refused by the schema (NO_TEMPLATE_PATTERN).
+    yield from _ami_name_problems(recipe, doc)
     yield from _distribution_problems(recipe, doc)
 
 
-def _go_template_problems(doc: MarkedDocument) -> Iterator[Problem]:
-    # Packer evaluates `{{ ... }}` as a Go template in these fields, even in HCL2 files.
-    data: dict[str, Any] = doc.data
-    fields: list[tuple[PathKey, Any]] = [(("description",), data.get("description"))]
-    fields += [(("hygiene", "reason"), data.get("hygiene", {}).get("reason"))]
-    for key, value in data.get("tags", {}).items():
-        fields += [(("tags", key), key), (("tags", key), value)]
-    for index, step in enumerate(data.get("provision", [])):
-        if isinstance(step.get("file"), dict):
-            fields.append(
-                (("provision", index, "file", "destination"), step["file"].get("destination"))
-            )
-    for where, value in fields:
-        if isinstance(value, str) and GO_TEMPLATE in value:
-            yield doc.problem(
-                rc.GO_TEMPLATE,
-                where,
-                "contains '{{', which Packer would evaluate as a template; remove it",
-            )
+def _ami_name_problems(recipe: Recipe, doc: MarkedDocument) -> Iterator[Problem]:
+    # The template names the image NAME-VERSION-TIMESTAMP (bakery.render.build_folder.ami_name).
+    longest = f"{recipe.name}-{recipe.version.replace('+', '_')}-{'9' * AMI_TIMESTAMP_DIGITS}"
+    if len(longest) > AMI_NAME_MAX:
+        yield doc.problem(
+            rc.AMI_NAME_TOO_LONG,
+            ("version",),
+            f"the AMI name NAME-VERSION-TIMESTAMP would be {len(longest)} characters long; EC2 "
+            f"allows {AMI_NAME_MAX}: shorten the name or the version by "
+            f"{len(longest) - AMI_NAME_MAX}",
+        )
+    elif not re.fullmatch(AMI_NAME_PATTERN, longest):
+        yield doc.problem(
+            rc.AMI_NAME_TOO_LONG,
+            ("name",),
+            "the AMI name NAME-VERSION-TIMESTAMP would hold characters EC2 does not allow",
+        )
 
 
 def _distribution_problems(recipe: Recipe, doc: MarkedDocument) -> Iterator[Problem]:
@@ -128,6 +155,31 @@ def _distribution_problems(recipe: Recipe, doc: MarkedDocument) -> Iterator[Prob
             "an image encrypted with the default KMS key cannot be shared; set build.kms_key_id "
             "to a customer managed key the accounts may use",
         )
+    if build.encrypted and dist.accounts:
+        managed: list[tuple[PathKey, str | None]] = [(("build", "kms_key_id"), build.kms_key_id)]
+        managed += [(("distribute", "kms_key_ids", r), key) for r, key in dist.kms_key_ids.items()]
+        for where, key in managed:
+            if key is not None and re.fullmatch(AWS_MANAGED_KEY_PATTERN, key):
+                yield doc.problem(
+                    rc.SHARE_DEFAULT_KEY,
+                    where,
+                    f"{key} is an AWS managed key: images and copies encrypted with it cannot be "
+                    "shared with distribute.accounts; use a customer managed key they may use",
+                )
+
+
+def share_allowlist_problems(
+    recipe: Recipe, doc: MarkedDocument, share_allowlist: Collection[str]
+) -> Iterator[Problem]:
+    """Yield the accounts a recipe shares its image with that share_allowlist does not allow."""
+    for index, account in enumerate(recipe.distribute.accounts):
+        if account not in share_allowlist:
+            yield doc.problem(
+                rc.SHARE_NOT_ALLOWED,
+                ("distribute", "accounts", index),
+                f"account {account} is not in share_allowlist of bakery.yaml; add it there "
+                "to share with it, or drop it here",
+            )
 
 
 def catalog_problems(
@@ -197,3 +249,30 @@ def ignore_problems(doc: MarkedDocument) -> Iterator[Problem]:
             )
         else:
             first[code] = index
+
+
+def channel_problems(doc: MarkedDocument) -> Iterator[Problem]:
+    """Yield what is wrong with `channels` of a schema-valid bakery.yaml: unknown or circular
+    `requires`."""
+    channels: dict[str, Any] = doc.data.get("channels", {})
+    requires = {name: spec.get("requires") for name, spec in channels.items()}
+    for name, required in requires.items():
+        if required is not None and required not in channels:
+            close = difflib.get_close_matches(required, list(channels), n=1)
+            hint = f"did you mean {close[0]}?" if close else "add it under channels"
+            yield doc.problem(
+                rc.UNKNOWN_CHANNEL,
+                ("channels", name, "requires"),
+                f"no channel is called {required}; {hint}",
+            )
+    known = {
+        name: required if required in channels else None for name, required in requires.items()
+    }
+    for cycle in find_cycles(known):
+        chain = " → ".join(cycle)
+        for name in cycle[:-1]:
+            yield doc.problem(
+                rc.CHANNEL_CYCLE,
+                ("channels", name, "requires"),
+                f"channels require each other in a circle: {chain}; make one require none",
+            )

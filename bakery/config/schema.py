@@ -10,35 +10,70 @@ from __future__ import annotations
 
 from typing import Any
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+# Every pattern is anchored with \A and \Z: jsonschema's `pattern` searches, and `$` would match
+# before a trailing newline (tests/config/schema_test.py checks that every pattern is anchored).
+NAME_PATTERN = r"\A[a-z0-9][a-z0-9-]*\Z"
 SEMVER_PATTERN = (
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"\A(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?\Z"
 )
-AMI_PATTERN = r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$"
-REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"
-ACCOUNT_PATTERN = r"^[0-9]{12}$"
-DURATION_PATTERN = r"^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
-ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+AMI_PATTERN = r"\Aami-([0-9a-f]{8}|[0-9a-f]{17})\Z"
+_REGION = r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]"
+REGION_PATTERN = rf"\A{_REGION}\Z"
+ACCOUNT_PATTERN = r"\A[0-9]{12}\Z"
+# A duration greater than zero (a timeout, a max age, a lease), each part at most 6 digits.
+DURATION_PATTERN = (
+    r"\A(?=[0-9dhms]*[1-9])([0-9]{1,6}d)?([0-9]{1,6}h)?([0-9]{1,6}m)?([0-9]{1,6}s)?\Z"
+)
+# A delay, which may be zero (bake.retry_delay, bake.cancel_grace).
+DELAY_PATTERN = r"\A([0-9]{1,6}d)?([0-9]{1,6}h)?([0-9]{1,6}m)?([0-9]{1,6}s)?\Z"
+ENV_NAME_PATTERN = r"\A[A-Za-z_][A-Za-z0-9_]*\Z"
+# A KMS key as EC2 takes it: a key id (a UUID, or mrk- and 32 hex digits for a multi-Region key),
+# alias/NAME, or the ARN of a key or an alias.
+_KMS_KEY_ID = r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"
+_KMS_ALIAS = r"alias/[A-Za-z0-9/_-]{1,250}"
 KMS_PATTERN = (
-    r"^(alias/[A-Za-z0-9/_-]+"
-    r"|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]+"
-    r"|[0-9a-f-]{36})$"
+    rf"\A({_KMS_KEY_ID}|{_KMS_ALIAS}"
+    rf"|arn:aws[a-z-]*:kms:{_REGION}:[0-9]{{12}}:(key/{_KMS_KEY_ID}|{_KMS_ALIAS}))\Z"
 )
-# A rule code of bakery.config.rule_codes; with maxLength 5, so no trailing newline gets through.
-RULE_CODE_PATTERN = r"^[EW][0-9]{4}$"
-NOT_BLANK_PATTERN = r"\S"
+# Keys of the AWS managed keys (alias/aws/ebs): images encrypted with them cannot be shared.
+AWS_MANAGED_KEY_PATTERN = r"\A(arn:aws[a-z-]*:kms:[^:]*:[0-9]{12}:)?alias/aws/[\s\S]*\Z"
+# A rule code of bakery.config.rule_codes.
+RULE_CODE_PATTERN = r"\A[EW][0-9]{4}\Z"
+NOT_BLANK_PATTERN = r"\A[\s\S]*\S[\s\S]*\Z"
+# Packer evaluates `{{ ... }}` as a Go template in strings of its template and in the values of
+# variables, even in HCL2: a string that reaches Packer must not hold `{{`.
+NO_TEMPLATE_PATTERN = r"\A(?![\s\S]*\{\{)[\s\S]*\Z"
+# Tag keys bakery sets itself (Name, bakery:...) or AWS reserves (aws:...), in any case.
+RESERVED_TAG_PATTERN = r"\A([Aa][Ww][Ss]:|[Bb][Aa][Kk][Ee][Rr][Yy]:)[\s\S]*\Z|\A[Nn][Aa][Mm][Ee]\Z"
+# AMI names: 3 to 128 of these characters (EC2 CreateImage).
+AMI_NAME_PATTERN = r"\A[A-Za-z0-9()\[\] ./'@_-]{3,128}\Z"
+AMI_NAME_MAX = 128
 MAX_TAGS = 50
+# Characters no key or string of a recipe or bakery.yaml may hold (checked over the whole
+# document by bakery.config.schema_check, keys too): C0 controls, DEL, C1 controls, line and
+# paragraph separators, and the bidirectional controls that make text display in another order
+# than a shell or Packer reads it (Trojan Source, CVE-2021-42574).
+REFUSED_CHARACTERS = "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+# Where a TAB is ordinary text: inline commands, lines of a shell script (`<<-` heredocs).
+TAB_ALLOWED: tuple[tuple[str, ...], ...] = (("provision", "*", "inline", "*"),)
+# Sane maximums for numbers, so no huge integer reaches AWS or date arithmetic.
+MAX_KEEP = 1000
+MAX_AGE_DAYS = 36500
+MAX_VERSION_LENGTH = 128
 
 _string = {"type": "string", "minLength": 1}
+# A string that reaches the Packer template (or a variable of it): no Go template in it.
+_packer_string = {"type": "string", "minLength": 1, "pattern": NO_TEMPLATE_PATTERN}
 _duration = {"type": "string", "pattern": DURATION_PATTERN, "minLength": 2}
+_delay = {"type": "string", "pattern": DELAY_PATTERN, "minLength": 2}
 _retention = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "keep": {"type": "integer", "minimum": 1},
-        "max_age_days": {"type": "integer", "minimum": 1},
+        "keep": {"type": "integer", "minimum": 1, "maximum": MAX_KEEP},
+        "max_age_days": {"type": "integer", "minimum": 1, "maximum": MAX_AGE_DAYS},
     },
     "description": "prune keeps the newest `keep` images; older ones only past max_age_days.",
 }
@@ -58,30 +93,32 @@ _tags = {
     "propertyNames": {
         "minLength": 1,
         "maxLength": 128,
-        "not": {"pattern": "^(aws|bakery):"},
+        "pattern": NO_TEMPLATE_PATTERN,
+        "not": {"pattern": RESERVED_TAG_PATTERN},
     },
-    "additionalProperties": {"type": "string", "maxLength": 256},
-    "description": "Tags added to the image and its snapshots (at most 50 in all, AWS limits).",
+    "additionalProperties": {"type": "string", "maxLength": 256, "pattern": NO_TEMPLATE_PATTERN},
+    "description": "Tags added to the image and its snapshots (at most 50 in all, AWS limits); "
+    "keys Name, aws:... and bakery:... (in any case) are reserved.",
 }
 
 BUILD_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "instance_type": {"type": "string", "pattern": r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"},
-        "ssh_username": {"type": "string", "pattern": r"^[a-z_][a-z0-9_-]*$"},
+        "instance_type": {"type": "string", "pattern": r"\A[a-z][a-z0-9-]*\.[a-z0-9]+\Z"},
+        "ssh_username": {"type": "string", "pattern": r"\A[a-z_][a-z0-9_-]{0,31}\Z"},
         "volume_size": {"type": "integer", "minimum": 1, "maximum": 16384},
         "volume_type": {"enum": ["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"]},
-        "root_device": {"type": "string", "pattern": r"^/dev/[a-z0-9]+$"},
+        "root_device": {"type": "string", "pattern": r"\A/dev/[a-z0-9]+\Z"},
         "encrypted": {"type": "boolean"},
         "kms_key_id": {"type": "string", "pattern": KMS_PATTERN},
         "timeout": _duration,
-        "subnet_id": {"type": "string", "pattern": r"^subnet-[0-9a-f]+$"},
+        "subnet_id": {"type": "string", "pattern": r"\Asubnet-[0-9a-f]{8,17}\Z"},
         "security_group_ids": {
             "type": "array",
-            "items": {"type": "string", "pattern": r"^sg-[0-9a-f]+$"},
+            "items": {"type": "string", "pattern": r"\Asg-[0-9a-f]{8,17}\Z"},
         },
-        "iam_instance_profile": {"type": "string", "pattern": r"^[A-Za-z0-9+=,.@_/:-]+$"},
+        "iam_instance_profile": {"type": "string", "pattern": r"\A[A-Za-z0-9+=,.@_/:-]{1,2048}\Z"},
         "associate_public_ip_address": {"type": "boolean"},
     },
 }
@@ -97,21 +134,25 @@ RECIPE_SCHEMA: dict[str, Any] = {
     "properties": {
         "name": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 63},
         "layer": {"enum": ["base", "hardening", "app"]},
-        "version": {"type": "string", "pattern": SEMVER_PATTERN},
-        "description": {"type": "string", "maxLength": 255},
+        "version": {
+            "type": "string",
+            "pattern": SEMVER_PATTERN,
+            "maxLength": MAX_VERSION_LENGTH,
+        },
+        "description": {"type": "string", "maxLength": 255, "pattern": NO_TEMPLATE_PATTERN},
         "source": {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "ssm_parameter": {"type": "string", "pattern": r"^/[A-Za-z0-9_./-]+$"},
+                "ssm_parameter": {"type": "string", "pattern": r"\A/[A-Za-z0-9_./-]{1,2047}\Z"},
                 "ami": {"type": "string", "pattern": AMI_PATTERN},
                 "filter": {
                     "type": "object",
                     "additionalProperties": False,
                     "required": ["owners", "name"],
                     "properties": {
-                        "owners": {"type": "array", "minItems": 1, "items": _string},
-                        "name": _string,
+                        "owners": {"type": "array", "minItems": 1, "items": _packer_string},
+                        "name": {**_packer_string, "maxLength": 128},
                         "architecture": {"enum": ["x86_64", "arm64"]},
                     },
                 },
@@ -135,7 +176,7 @@ RECIPE_SCHEMA: dict[str, Any] = {
                         "type": "object",
                         "additionalProperties": False,
                         "required": ["source", "destination"],
-                        "properties": {"source": _string, "destination": _string},
+                        "properties": {"source": _string, "destination": _packer_string},
                     },
                     **_step_env,
                 },
@@ -174,7 +215,12 @@ RECIPE_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "skip": {"type": "boolean"},
-                "reason": {"type": "string", "minLength": 1, "maxLength": 256},
+                "reason": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 256,
+                    "pattern": NO_TEMPLATE_PATTERN,
+                },
             },
         },
     },
@@ -185,14 +231,14 @@ PROJECT_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "recipes": _string,
-        "state": {"type": "string", "pattern": r"^(sqlite:.+|dynamodb://.+)$"},
+        "state": {"type": "string", "pattern": r"\A(sqlite:.+|dynamodb://.+)\Z"},
         "aws": {
             "type": "object",
             "additionalProperties": False,
             "properties": {
                 "region": _region,
                 "profile": _string,
-                "endpoint_url": {"type": "string", "pattern": r"^https?://"},
+                "endpoint_url": {"type": "string", "pattern": r"\Ahttps?://\S+\Z"},
                 "accounts": {
                     "type": "object",
                     "propertyNames": {"pattern": ACCOUNT_PATTERN},
@@ -201,7 +247,10 @@ PROJECT_SCHEMA: dict[str, Any] = {
                         "additionalProperties": False,
                         "required": ["role_arn"],
                         "properties": {
-                            "role_arn": {"type": "string", "pattern": r"^arn:aws[a-z-]*:iam::"},
+                            "role_arn": {
+                                "type": "string",
+                                "pattern": r"\Aarn:aws[a-z-]*:iam::[0-9]{12}:role/\S+\Z",
+                            },
                         },
                     },
                 },
@@ -231,12 +280,15 @@ PROJECT_SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "subnet_id": {"type": "string", "pattern": r"^subnet-[0-9a-f]+$"},
-                "instance_type": {"type": "string", "pattern": r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"},
-                "iam_instance_profile": {"type": "string", "pattern": r"^[A-Za-z0-9+=,.@_/:-]+$"},
+                "subnet_id": {"type": "string", "pattern": r"\Asubnet-[0-9a-f]{8,17}\Z"},
+                "instance_type": {"type": "string", "pattern": r"\A[a-z][a-z0-9-]*\.[a-z0-9]+\Z"},
+                "iam_instance_profile": {
+                    "type": "string",
+                    "pattern": r"\A[A-Za-z0-9+=,.@_/:-]{1,2048}\Z",
+                },
                 "security_group_ids": {
                     "type": "array",
-                    "items": {"type": "string", "pattern": r"^sg-[0-9a-f]+$"},
+                    "items": {"type": "string", "pattern": r"\Asg-[0-9a-f]{8,17}\Z"},
                 },
                 "timeout": _duration,
             },
@@ -247,8 +299,8 @@ PROJECT_SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "webhook": {"type": "string", "pattern": r"^https?://"},
-                "sns_topic": {"type": "string", "pattern": r"^arn:aws[a-z-]*:sns:"},
+                "webhook": {"type": "string", "pattern": r"\Ahttps?://\S+\Z"},
+                "sns_topic": {"type": "string", "pattern": r"\Aarn:aws[a-z-]*:sns:\S+\Z"},
             },
         },
         "defaults": BUILD_SCHEMA,
@@ -268,11 +320,7 @@ PROJECT_SCHEMA: dict[str, Any] = {
                         "additionalProperties": False,
                         "required": ["code", "reason"],
                         "properties": {
-                            "code": {
-                                "type": "string",
-                                "pattern": RULE_CODE_PATTERN,
-                                "maxLength": 5,
-                            },
+                            "code": {"type": "string", "pattern": RULE_CODE_PATTERN},
                             "reason": {
                                 "type": "string",
                                 "pattern": NOT_BLANK_PATTERN,
@@ -299,10 +347,49 @@ PROJECT_SCHEMA: dict[str, Any] = {
             "properties": {
                 "jobs": {"type": "integer", "minimum": 1, "maximum": 64},
                 "attempts": {"type": "integer", "minimum": 1, "maximum": 10},
-                "retry_delay": _duration,
-                "cancel_grace": _duration,
+                "retry_delay": _delay,
+                "cancel_grace": _delay,
                 "lease_ttl": _duration,
             },
+        },
+        "secrets": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "allow": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["path", "reason"],
+                        "properties": {
+                            "path": {
+                                "type": "string",
+                                # relative to the project, no `..`; a folder ends in `/`
+                                "pattern": r"\A(?!/)(?!.*(\A|/)\.\.(/|\Z))[^\x00-\x1f\x7f]+\Z",
+                                "maxLength": 1000,
+                            },
+                            "reason": {
+                                "type": "string",
+                                "pattern": NOT_BLANK_PATTERN,
+                                "maxLength": 500,
+                            },
+                            "findings": {
+                                "type": "array",
+                                "minItems": 1,
+                                "uniqueItems": True,
+                                "items": {
+                                    "type": "string",
+                                    "pattern": r"\A[0-9a-f]{16}\Z",
+                                    "maxLength": 16,
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            "description": "allow: reviewed secret findings, [{path: FILE or FOLDER/, reason: "
+            '"...", findings: [ID, ...]}]; without findings, every finding under path.',
         },
     },
 }

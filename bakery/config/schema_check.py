@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,11 +19,16 @@ _PATTERN_MESSAGES = {
     s.REGION_PATTERN: "is not an AWS region (e.g. us-east-1)",
     s.ACCOUNT_PATTERN: "is not a 12-digit AWS account id (quote it)",
     s.DURATION_PATTERN: "is not a duration (e.g. 30d, 90m, 1h30m, 45s)",
+    s.DELAY_PATTERN: "is not a duration (e.g. 0s, 30s, 2m)",
     s.ENV_NAME_PATTERN: "is not a valid environment variable name",
-    s.KMS_PATTERN: "is not a KMS key id, alias/NAME or key ARN",
+    s.KMS_PATTERN: "is not a KMS key: a key id (a UUID or mrk-...), alias/NAME, or the ARN "
+    "of a key or an alias",
     s.RULE_CODE_PATTERN: "is not a rule code (E or W and four digits, e.g. W2001)",
     s.NOT_BLANK_PATTERN: "must not be blank",
 }
+_REFUSED = re.compile(s.REFUSED_CHARACTERS)
+_LINE_BREAKS = "\n\r\x0b\x0c\x85\u2028\u2029"
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _TYPE_NAMES = {
     "string": "a string",
     "integer": "an integer",
@@ -38,9 +44,23 @@ def check_shape(doc: MarkedDocument, schema: dict[str, Any]) -> list[Problem]:
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(schema)
-    problems: list[Problem] = []
+    problems, refused = _character_problems(doc)
     for error in validator.iter_errors(doc.data):
         path: PathKey = tuple(error.absolute_path)
+        key_path = (*path, error.instance) if "propertyNames" in error.relative_schema_path else ()
+        if any(_within(where, bad) for bad in refused for where in (path, key_path) if where):
+            continue  # the character is reported already; its format would only repeat it
+        template = error.validator == "pattern" and error.validator_value == s.NO_TEMPLATE_PATTERN
+        if template:
+            where = key_path or path
+            problems.append(
+                doc.problem(
+                    rc.GO_TEMPLATE,
+                    where,
+                    "contains '{{', which Packer would evaluate as a template; remove it",
+                )
+            )
+            continue
         if "propertyNames" in error.relative_schema_path:
             rule = rc.RESERVED_TAG if error.validator == "not" else rc.BAD_KEY
             problems.append(
@@ -55,8 +75,79 @@ def check_shape(doc: MarkedDocument, schema: dict[str, Any]) -> list[Problem]:
         for where, message in _explain(
             error.validator, error.validator_value, error.instance, error.schema, path
         ):
-            problems.append(doc.problem(rule, where, message))
+            if not any(_within(where, bad) for bad in refused):
+                problems.append(doc.problem(rule, where, message))
     return problems
+
+
+def _character_problems(doc: MarkedDocument) -> tuple[list[Problem], list[PathKey]]:
+    """Find each key and string holding a character of REFUSED_CHARACTERS, and their paths."""
+    problems: list[Problem] = []
+    refused: list[PathKey] = []
+
+    def visit(value: Any, path: PathKey) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                child = (*path, key)
+                if isinstance(key, str) and _check(key, child, is_key=True):
+                    continue
+                visit(item, child)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                visit(item, (*path, index))
+        elif isinstance(value, str):
+            _check(value, path, is_key=False)
+
+    def _check(text: str, path: PathKey, *, is_key: bool) -> bool:
+        tab_ok = not is_key and any(_matches(path, glob) for glob in s.TAB_ALLOWED)
+        for found in _REFUSED.finditer(text):
+            char = found.group()
+            if char == "\t" and tab_ok:
+                continue
+            refused.append(path)
+            problems.append(
+                doc.problem(
+                    rc.CONTROL_CHARACTER, path, _character_message(char, path, is_key, tab_ok)
+                )
+            )
+            return True
+        return False
+
+    visit(doc.data, ())
+    return problems, refused
+
+
+def _character_message(char: str, path: PathKey, is_key: bool, tab_ok: bool) -> str:
+    shown = escape_character(char)
+    what = "the key" if is_key else "the value"
+    if char in _LINE_BREAKS:
+        if tab_ok:
+            advice = "an inline command is one line: write each line as its own list item"
+        else:
+            advice = "write it on one line"
+        return f"{what} holds a line break ({shown}); {advice}"
+    if char in _BIDI:
+        return (
+            f"{what} holds a bidirectional control ({shown}), which shows text in another order "
+            "than it is read; remove it"
+        )
+    kind = "a tab" if char == "\t" else "a control character"
+    return f"{what} holds {kind} ({shown}); remove it"
+
+
+def escape_character(char: str) -> str:
+    """Write one character as its Python escape: `\\x1b`, `\\n`, `\\u202e`."""
+    return repr(char)[1:-1] if not char.isprintable() else char
+
+
+def _matches(path: PathKey, glob: tuple[str, ...]) -> bool:
+    return len(path) == len(glob) and all(
+        part == "*" or part == step for part, step in zip(glob, path, strict=True)
+    )
+
+
+def _within(path: PathKey, parent: PathKey) -> bool:
+    return path[: len(parent)] == parent
 
 
 def keyword_rule(keyword: str) -> Rule:
@@ -82,6 +173,13 @@ def _explain(
         hint = " (quote it)" if expected == "string" and isinstance(value, int | float) else ""
         yield path, f"must be {wanted}, not {_describe(value)}{hint}"
     elif kind == "pattern":
+        durations = (s.DURATION_PATTERN, s.DELAY_PATTERN)
+        if expected == s.DURATION_PATTERN and re.fullmatch(s.DELAY_PATTERN, value):
+            yield path, f"{value!r} is zero; give a duration greater than zero (e.g. 30m)"
+            return
+        if expected in durations and re.fullmatch(r"([0-9]+[dhms])+", value):
+            yield path, f"{value!r} is too long a duration; write each part in at most 6 digits"
+            return
         message = _PATTERN_MESSAGES.get(expected, f"does not match {expected}")
         yield path, f"{value!r} {message}"
     elif kind == "enum":
@@ -117,7 +215,9 @@ def _explain_key(kind: Any, expected: Any, key: str) -> str:
     if kind == "minLength":
         return "key must not be empty"
     if kind == "not":
-        return f"keys starting with '{key.split(':', 1)[0]}:' are reserved; rename it"
+        if ":" not in key:
+            return f"the tag {key!r} is set by bakery (the AMI name); choose another key"
+        return f"keys starting with '{key.split(':', 1)[0].lower()}:' are reserved; rename it"
     return f"{key!r} is not a valid key"
 
 

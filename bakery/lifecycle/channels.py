@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bakery.aws import channels as aws
@@ -11,7 +11,8 @@ from bakery.aws.distribution import in_parallel
 from bakery.aws.session import Gateway
 from bakery.config.project import Channel, Project
 from bakery.errors import BakeryError
-from bakery.lifecycle.gates import fallback, promotion_problems
+from bakery.lifecycle.distribute import unshare_build
+from bakery.lifecycle.gates import fallback, promotion_problems, revoke_reason_problem
 from bakery.lifecycle.refs import who
 from bakery.lineage.queries import descendants
 from bakery.lineage.records import BuildRecord, Promotion, RegionImage, iso_utc
@@ -27,6 +28,8 @@ class RevokeResult:
     moved: tuple[Promotion, ...]  # channels moved back
     stuck: tuple[str, ...]  # channels with no earlier usable image, left as they were
     notes: tuple[str, ...]
+    # build id → the accounts (and `all`, for a public image) that lost launch permission
+    unshared: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def channel_of(project: Project, name: str) -> Channel:
@@ -157,10 +160,19 @@ def revoke(
     *,
     cascade: bool,
     accounts: AccountGateway | None = None,
+    keep_shares: bool = False,
 ) -> RevokeResult:
-    """Revoke a build (and with `cascade` every build below it); move channels back."""
+    """Revoke a build (and with `cascade` every build below it); move channels back.
+
+    A revoked image is also unshared: every account loses launch permission on it and
+    create-volume permission on its snapshots, unless `keep_shares`.
+    """
+    problem = revoke_reason_problem(reason)
+    if problem:
+        raise BakeryError(problem)
     targets = [record, *(descendants(store, record) if cascade else [])]
     notes: list[str] = []
+    unshared: dict[str, tuple[str, ...]] = {}
     now = datetime.now(UTC)
     for target in targets:
         store.set_revoked(target.build_id, reason)  # recorded first: AWS may fail midway
@@ -169,6 +181,10 @@ def revoke(
             note = aws.deprecate(gateway, image.region, image.ami_id, now)
             if note and note not in notes:
                 notes.append(note)
+        if not keep_shares:
+            lost = unshare_build(gateway, store, target)
+            if lost:
+                unshared[target.build_id] = lost
     revoked = {r.build_id for r in store.builds() if r.revoked}
     moved: list[Promotion] = []
     stuck: list[str] = []
@@ -198,7 +214,7 @@ def revoke(
                 )
             )
     return RevokeResult(
-        tuple(t.build_id for t in targets), tuple(moved), tuple(stuck), tuple(notes)
+        tuple(t.build_id for t in targets), tuple(moved), tuple(stuck), tuple(notes), unshared
     )
 
 

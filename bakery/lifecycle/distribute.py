@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bakery.aws import distribution as aws
 from bakery.aws.images import snapshot_ids, tag_resources, wait_available
-from bakery.aws.session import Gateway
+from bakery.aws.session import Gateway, known_regions
 from bakery.config.project import Project
 from bakery.config.recipe import Recipe
 from bakery.errors import BakeryError
-from bakery.lifecycle.gates import share_problems
+from bakery.lifecycle.gates import grant_problems, share_problems
 from bakery.lifecycle.refs import who
 from bakery.lineage.queries import ancestry
 from bakery.lineage.records import BuildRecord, RegionImage, Share, Status, iso_utc
@@ -23,6 +23,14 @@ class CopyResult:
     region: str
     ami_id: str
     copied: bool  # False when the build already had an image there
+    shared_with: tuple[str, ...] = ()  # the build's shares, given to the copy too
+    withheld: tuple[str, ...] = ()  # shares of the build share_allowlist no longer allows
+
+
+def unknown_regions(regions: Sequence[str]) -> list[str]:
+    """Return the names in `regions` that are no AWS region (of any partition botocore knows)."""
+    known = known_regions()
+    return [region for region in regions if region not in known]
 
 
 def copy_build(
@@ -33,7 +41,17 @@ def copy_build(
     recipe: Recipe | None,
     regions: Sequence[str],
 ) -> list[CopyResult]:
-    """Copy a build's image to `regions`, encrypted, with its tags; record them as the build's."""
+    """Copy a build's image to `regions`, encrypted, with its tags; record them as the build's.
+
+    A copy is shared with the accounts the build is shared with, those share_allowlist still
+    allows (the others are withheld and reported).
+    """
+    unknown = unknown_regions(regions)
+    if unknown:
+        raise BakeryError(
+            f"{', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not an AWS "
+            "region; name regions like us-west-2 or eu-central-1"
+        )
     if record.status is not Status.SUCCEEDED:
         raise BakeryError(
             f"build {record.build_id} did not succeed ({record.status}); "
@@ -44,6 +62,9 @@ def copy_build(
         raise BakeryError(f"build {record.build_id} has no image to copy")
     tags = aws.image_tags(gateway, home.region, home.ami_id)
     recipe_keys = recipe.distribute.kms_key_ids if recipe else {}
+    shared = [share.account for share in store.shares(record.build_id) if share.active]
+    allowed = tuple(a for a in shared if not grant_problems([a], project.share_allowlist))
+    withheld = tuple(a for a in shared if a not in allowed)
 
     def copy_one(region: str) -> CopyResult:
         existing = record.image_in(region)
@@ -57,7 +78,8 @@ def copy_build(
         snapshots = snapshot_ids(image)
         tag_resources(gateway, region, [ami, *snapshots], tags)  # CopyImage drops tags
         store.add_images(record.build_id, [RegionImage(region, ami, snapshots)])
-        return CopyResult(region, ami, True)
+        aws.share_image(gateway, region, ami, allowed)  # CopyImage drops launch permissions
+        return CopyResult(region, ami, True, allowed, withheld)
 
     return aws.in_parallel(sorted(set(regions)), copy_one)
 
@@ -85,10 +107,33 @@ def share_build(
     )
     if problems:
         raise BakeryError("; ".join(problems))
-    aws.in_parallel(
-        record.images, lambda image: aws.share_image(gateway, image.region, image.ami_id, accounts)
-    )
+    # recorded first: AWS may fail midway, and a revocation must find every account to unshare
     at, by = iso_utc(), who()
     for account in accounts:
         store.add_share(Share(record.build_id, account, at, by))
-    return [f"{image.region}:{image.ami_id}" for image in record.images]
+    live = [image for image in record.images if image.removed_at is None]
+    aws.in_parallel(
+        live, lambda image: aws.share_image(gateway, image.region, image.ami_id, accounts)
+    )
+    return [f"{image.region}:{image.ami_id}" for image in live]
+
+
+def unshare_build(gateway: Gateway, store: LineageStore, record: BuildRecord) -> tuple[str, ...]:
+    """Take launch permission on every image of a build from every account that holds it.
+
+    Those recorded and those EC2 names (a share made outside bakery, a public image). Returns
+    who lost it; each stays recorded as a share, with when and by whom it was removed.
+    """
+    recorded = {share.account: share for share in store.shares(record.build_id)}
+    active = [account for account, share in recorded.items() if share.active]
+    live = [image for image in record.images if image.removed_at is None]
+    removed = aws.in_parallel(
+        live, lambda image: aws.unshare_image(gateway, image.region, image.ami_id, active)
+    )
+    everyone = sorted({*active, *(holder for found in removed for holder in found)})
+    at, by = iso_utc(), who()
+    for account in everyone:
+        share = recorded.get(account) or Share(record.build_id, account, at, "outside bakery")
+        if share.active:
+            store.add_share(replace(share, removed_at=at, removed_by=by))
+    return tuple(everyone)

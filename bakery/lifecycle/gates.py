@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Collection, Sequence
 
 from bakery.config.project import Channel
@@ -54,11 +56,7 @@ def share_problems(
     image_product_codes: Sequence[str] = (),
 ) -> list[str]:
     """Return why `record`'s images may not be shared with `accounts` (empty when they may)."""
-    problems = [
-        f"account {account} is not in share_allowlist of bakery.yaml; add it there to share with it"
-        for account in accounts
-        if account not in allowlist
-    ]
+    problems = grant_problems(accounts, allowlist)
     if shareable:
         return problems
     carriers = [(record, tuple(image_product_codes) or record.source.product_codes)]
@@ -73,6 +71,51 @@ def share_problems(
             )
             break
     return problems
+
+
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+# What EC2 takes as "everyone": the launch permission group `all` (the image becomes public).
+PUBLIC = frozenset({"all"})
+
+
+def grant_problems(accounts: Sequence[str], allowlist: Collection[str]) -> list[str]:
+    """Return why launch permission may not be given to `accounts` (empty when it may).
+
+    Every grant goes through here: `bakery share`, the accounts a bake shares with, the shares a
+    copy carries to another region. No account may be `all`: bakery never makes an image public.
+    """
+    problems: list[str] = []
+    for account in accounts:
+        shown = _printable(account)
+        if account.strip().lower() in PUBLIC:
+            problems.append(
+                f"sharing with {shown} would make the image public; bakery never makes images "
+                "public, name the accounts (listed in share_allowlist of bakery.yaml)"
+            )
+        elif not ACCOUNT_ID.fullmatch(account):
+            problems.append(f"{shown} is not an AWS account id (12 digits)")
+        elif account not in allowlist:
+            problems.append(
+                f"account {account} is not in share_allowlist of bakery.yaml; "
+                "add it there to share with it"
+            )
+    return problems
+
+
+def revoke_reason_problem(reason: str) -> str | None:
+    """Return why `reason` cannot be recorded as the reason of a revocation (None when it can)."""
+    if not reason.strip():
+        return "the reason of a revocation must not be empty; say why, e.g. --reason CVE-2026-1234"
+    if any(unicodedata.category(c).startswith("C") for c in reason):
+        return (
+            "the reason of a revocation must be one line of printable text "
+            "(no control characters); it is recorded and tagged"
+        )
+    return None
+
+
+def _printable(text: str) -> str:
+    return repr(text) if not text.isprintable() or not text else text
 
 
 def fallback(history: Sequence[Promotion], revoked: Collection[str]) -> Promotion | None:

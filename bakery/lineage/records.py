@@ -121,10 +121,18 @@ class SmokeTest:
 
 @dataclass(frozen=True)
 class Share:
+    """An account given launch permission on a build's images (and, once removed, when)."""
+
     build_id: str
     account: str
     at: str
     by: str
+    removed_at: str | None = None  # when the permission was taken back (revoke)
+    removed_by: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.removed_at is None
 
 
 @dataclass(frozen=True)

@@ -94,11 +94,11 @@ class LineageStore(Protocol):
         ...
 
     def add_share(self, share: Share) -> None:
-        """Record that an account may launch a build's images."""
+        """Record that an account may launch a build's images (or, removed, no longer may)."""
         ...
 
     def shares(self, build_id: str) -> list[Share]:
-        """Return the accounts a build's images are shared with."""
+        """Return the accounts a build's images are (or were, when removed) shared with."""
         ...
 
     def acquire_lease(self, recipe: str, holder: str, ttl: float, now: float) -> Lease | None:

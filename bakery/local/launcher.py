@@ -27,6 +27,7 @@ SAVE_GRACE = 15.0
 STATE_FILE = "state.pickle"
 DUMMY_KEY = "testing"
 LOOPBACK = "127.0.0.1"
+MIN_PORT, MAX_PORT = 1, 65535
 _SERVER_MODULE = "bakery.local.server"
 # Servers this process started, so they are reaped when they end and never linger as zombies.
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -92,8 +93,18 @@ def start(root: Path, port: int | None = None, fresh: bool = False) -> LocalEmul
 
     It restores what the last run saved; FRESH stops a running one and forgets that state.
     """
+    if port is not None and not MIN_PORT <= port <= MAX_PORT:
+        raise BakeryError(
+            f"port {port} is not a TCP port; give one from {MIN_PORT} to {MAX_PORT}, "
+            "or none for a free one"
+        )
     running = status(root)
     if running is not None and not fresh:
+        if port is not None and running.port != port:
+            raise BakeryError(
+                f"the local emulator already runs at {running.endpoint_url}, not on port {port}; "
+                "stop it first (`bakery local stop`) or start it without --port"
+            )
         return running
     stop(root)  # a process that is alive but no longer answers, or a stale state file
     if fresh:
@@ -123,11 +134,16 @@ def start(root: Path, port: int | None = None, fresh: bool = False) -> LocalEmul
     emulator = LocalEmulator(process.pid, chosen, datetime.now(UTC))
     _write_state(root, emulator)
     deadline = time.monotonic() + START_TIMEOUT
+    why = ""
     while time.monotonic() < deadline and process.poll() is None:
-        if ready.exists() and _answers(chosen):
+        listening = _ready_port(ready)
+        if listening is not None and listening != chosen:
+            why = f"it listens on port {listening} instead"
+            break
+        if listening is not None and _answers(chosen):
             return emulator
         time.sleep(0.05)
-    why = (
+    why = why or (
         f"no answer within {START_TIMEOUT:.0f}s"
         if process.returncode is None
         else f"it exited with code {process.returncode}"
@@ -137,6 +153,14 @@ def start(root: Path, port: int | None = None, fresh: bool = False) -> LocalEmul
         f"the local emulator did not start on {LOOPBACK}:{chosen} ({why}); "
         f"end of {log}:\n{_tail(log)}"
     )
+
+
+def _ready_port(ready: Path) -> int | None:
+    """Return the port the server wrote to its ready file, or None until it has."""
+    try:
+        return int(ready.read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def stop(root: Path) -> bool:

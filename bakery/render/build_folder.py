@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
-from collections.abc import Callable, Mapping
+import stat
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from bakery.config.paths import has_control, shown
 from bakery.config.recipe import FileStep, InlineStep, Recipe, ScriptStep, upload_name
 from bakery.config.tags import BUILD_TAG_VARIABLES, image_tags, run_tags
+from bakery.errors import BakeryError, UsageError
 from bakery.render import hcl
 from bakery.render.input_hash import content_digest, sha256_hex
 
@@ -264,8 +269,29 @@ def _step(
 
 def _env_file(recipe: Recipe, index: int, env: Mapping[str, str]) -> bytes:
     lines = [f"# Environment of step {index} of recipe {recipe.name}, written by bakery."]
-    lines += [f"{key}={shlex.quote(value)}" for key, value in sorted(env.items())]
+    lines += [f"{key}={shell_word(recipe, key, value)}" for key, value in sorted(env.items())]
     return ("\n".join(lines) + "\n").encode()
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def shell_word(recipe: Recipe, key: str, value: str) -> str:
+    """Return `value` as one single-quoted shell word on one line: `'it'\\''s'`.
+
+    The one quoting of environment values: always quoted (shlex.quote leaves some words bare),
+    each `'` written as `'\\''`, nothing else special inside, so every line of an env file is
+    `KEY='value'`. Validation refuses control characters in values (E1016); one that gets here
+    anyway is refused, as a line break would split the line and no shell holds NUL.
+    """
+    if not _ENV_NAME.fullmatch(key):
+        raise BakeryError(f"recipe {recipe.name}: environment name {shown(key)} is not a name")
+    if has_control(value.replace("\t", "")):
+        raise BakeryError(
+            f"recipe {recipe.name}: the value of environment variable {key} holds a control "
+            "character; an env file holds each value on one line"
+        )
+    return "'" + value.replace("'", "'\\''") + "'"
 
 
 def _inline_script(recipe: Recipe, index: int, step: InlineStep) -> bytes:
@@ -288,17 +314,124 @@ def _environment() -> Any:
         autoescape=False,
         keep_trailing_newline=True,
     )
-    env.filters["hcl"] = hcl.literal
+    env.filters["hcl"] = _hcl_filter
+    env.finalize = _finalize
     return env
 
 
-def write(rendered: Rendered, folder: Path) -> Path:
-    """Write a build folder, replacing what an earlier render left there."""
+class _Escaped(str):
+    """Text the `hcl` filter wrote: the only text `_finalize` lets into a template unchecked."""
+
+
+def _hcl_filter(value: object, indent: int = 0) -> _Escaped:
+    return _Escaped(hcl.literal(value, indent))
+
+
+# Bakery's own words (attribute names, step kinds) may be written bare; nothing else may.
+_BARE = re.compile(r"[A-Za-z0-9_.-]*")
+
+
+def _finalize(value: object) -> str:
+    # Every `{{ }}` of the template ends here: a value that did not go through the one escaper
+    # (bakery.render.hcl) and is not a plain word or number is refused, comments included.
+    if isinstance(value, _Escaped):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and _BARE.fullmatch(value):
+        return value
+    raise ValueError(f"a value reached the template without the hcl filter: {value!r}")
+
+
+# Every folder `write` makes holds this file; `write` deletes no folder without it.
+MARKER = ".bakery-render"
+_MARKER_TEXT = (
+    "Written by bakery: `bakery render` and `bakery bake` replace this folder whole.\n"
+    "Keep nothing else here; bakery refuses to replace a folder without this file.\n"
+)
+
+
+def output_folder(root: Path, out: str) -> Path:
+    """Return the folder `--out` names (relative to the project root, default `build`).
+
+    A folder inside the project must not lead out of it through a symbolic link (a committed
+    `build -> /elsewhere`); one outside is used only because the user typed it, and there too
+    bakery replaces only the build folders it made.
+    """
+    if has_control(out):
+        raise UsageError(f"--out {shown(out)} holds a control character")
+    folder = Path(os.path.normpath(root / out))
+    try:
+        resolved = folder.resolve()
+    except (OSError, RuntimeError) as error:  # a loop of symbolic links
+        raise BakeryError(f"--out {out}: cannot resolve: {error}") from None
+    if folder.is_relative_to(root) and not resolved.is_relative_to(root):
+        raise BakeryError(
+            f"{out} leads out of the project through a symbolic link; bakery writes outside "
+            "the project only to a folder you name with --out"
+        )
+    return folder
+
+
+def check_folder(folder: Path, keep: Sequence[Path] = (), label: str | None = None) -> None:
+    """Refuse to write `folder` unless it is missing, empty, or a build folder bakery made.
+
+    Nothing is followed: a symbolic link at `folder` is refused, not replaced. `keep` names what
+    the folder must not hold (the recipes, bakery.yaml), however it is marked. `label` is the
+    folder as messages name it (as the user wrote it).
+    """
+    shown_folder = shown(label or str(folder))
+    try:
+        mode = os.lstat(folder).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISLNK(mode):
+        raise BakeryError(
+            f"{shown_folder} is a symbolic link; bakery writes build folders only where it made "
+            "them; remove the link or choose another --out"
+        )
+    if mode is not None and not stat.S_ISDIR(mode):
+        raise BakeryError(
+            f"{shown_folder} exists and is not a folder; move it away or choose another --out"
+        )
+    resolved = folder.resolve()
+    for path in keep:
+        if path.resolve().is_relative_to(resolved):
+            raise BakeryError(
+                f"{shown_folder} would hold {shown(str(path))}; bakery replaces a build folder "
+                "whole; choose another --out"
+            )
+    if mode is not None and not _marked(folder) and any(folder.iterdir()):
+        raise BakeryError(
+            f"{shown_folder} holds files bakery did not write (it has no {MARKER}); "
+            "bakery replaces only build folders it made; move them away or choose another --out"
+        )
+
+
+def _marked(folder: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(folder / MARKER).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def write(
+    rendered: Rendered, folder: Path, keep: Sequence[Path] = (), label: str | None = None
+) -> Path:
+    """Write a build folder, replacing one an earlier render left there (see check_folder)."""
     import shutil
 
+    check_folder(folder, keep, label)
     if folder.exists():
+        # rmtree unlinks symbolic links inside the folder, never following them (and refuses
+        # a folder that became a link since the check).
         shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
     for name, data in rendered.files.items():
+        parts = PurePosixPath(name).parts
+        if PurePosixPath(name).is_absolute() or ".." in parts or has_control(name):
+            raise ValueError(f"not a build folder name: {name!r}")
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bakery.aws.session import AwsError, Gateway, calling
+from bakery.errors import redact_urls
 
 WEBHOOK_TIMEOUT = 10
 
@@ -24,6 +25,8 @@ def notify(
     body = json.dumps(payload, sort_keys=True, default=str)
     problems: list[str] = []
     if webhook:
+        # A webhook URL is a credential (its path or query holds the token): never print it.
+        shown = redact_urls(webhook, paths=False)
         request = urllib.request.Request(
             webhook,
             data=body.encode(),
@@ -33,9 +36,10 @@ def notify(
         try:
             with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as answer:
                 if not 200 <= answer.status < 300:
-                    problems.append(f"webhook {webhook}: answered {answer.status}")
+                    problems.append(f"webhook {shown}: answered {answer.status}")
         except (urllib.error.URLError, OSError, ValueError) as error:
-            problems.append(f"webhook {webhook}: {error}")
+            reason = redact_urls(str(error).replace(webhook, shown), paths=False)
+            problems.append(f"webhook {shown}: {reason}")
     if sns_topic and gateway is not None:
         region = sns_topic.split(":")[3] if sns_topic.count(":") >= 5 else gateway.region
         subject = f"bakery {payload.get('command', 'run')}: {payload.get('result', '')}"[:100]
@@ -45,5 +49,5 @@ def notify(
                     TopicArn=sns_topic, Message=body, Subject=subject
                 )
         except AwsError as error:
-            problems.append(str(error))
+            problems.append(redact_urls(str(error)))
     return problems

@@ -35,18 +35,24 @@ def draw(
 
 
 def _tree(children: Mapping[str | None, Sequence[str]], labels: Mapping[str, str]) -> str:
+    # A stack, not recursion: a chain of recipes may be deeper than Python's recursion limit.
     lines: list[str] = []
-
-    def walk(node: str, prefix: str, last: bool, top: bool) -> None:
+    # (node, prefix, last, top), pushed in reverse so they pop in order
+    stack: list[tuple[str, str, bool, bool]] = [
+        (root, "", True, True) for root in reversed(children.get(None, []))
+    ]
+    seen: set[str] = set()
+    while stack:
+        node, prefix, last, top = stack.pop()
         branch = "" if top else ("└── " if last else "├── ")
         lines.append(f"{prefix}{branch}{labels.get(node, node)}")
+        if node in seen:  # a cycle cannot reach here from a root, but never loop forever
+            continue
+        seen.add(node)
         below = children.get(node, [])
-        for index, child in enumerate(below):
-            extension = "" if top else ("    " if last else "│   ")
-            walk(child, prefix + extension, index == len(below) - 1, False)
-
-    for root in children.get(None, []):
-        walk(root, "", True, True)
+        extension = "" if top else ("    " if last else "│   ")
+        for index in range(len(below) - 1, -1, -1):
+            stack.append((below[index], prefix + extension, index == len(below) - 1, False))
     return "\n".join(lines)
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -106,9 +107,10 @@ SCENARIOS = [
     ),
     (
         "provision:\n  - inline: ['export password=hunter22']\n",
-        "recipes/app.yaml:6:22: E5004 possible "
-        "secret: a password or token literal; remove it (fetch it at boot from SSM Parameter Store "
-        "or Secrets Manager) or end the line with '# bakery: allow-secret'",
+        "recipes/app.yaml:6:31: E5004 provision[0].inline[0]: possible secret: a password or "
+        "token literal (finding faa371bc22a63fde); remove it (fetch it at boot from SSM Parameter "
+        "Store or Secrets Manager), end the line with '# bakery: allow-secret', or allow it in "
+        "bakery.yaml secrets.allow",
     ),
 ]
 
@@ -117,7 +119,9 @@ SCENARIOS = [
 def test_invalid_recipe_reports_file_line_column_path_and_message(
     make_project: ProjectFactory, extra: str, expected: str
 ) -> None:
-    root = make_project({"recipes/base.yaml": BASE_RECIPE, "recipes/app.yaml": app(extra)})
+    # The account of the sharing scenario is allowed, so only the rule under test speaks.
+    project = 'aws: {region: us-east-1}\nshare_allowlist: ["111122223333"]\n'
+    root = make_project({"recipes/base.yaml": BASE_RECIPE, "recipes/app.yaml": app(extra)}, project)
     assert problems_of(root) == [expected]
 
 
@@ -281,10 +285,10 @@ def test_secret_in_a_used_script_names_the_script(make_project: ProjectFactory) 
         }
     )
     assert problems_of(root) == [
-        "recipes/scripts/s.sh:3:5: E5001 possible secret: an AWS access key id; remove it (fetch "
-        "it at "
-        "boot from SSM Parameter Store or Secrets Manager) or end the line with "
-        "'# bakery: allow-secret'"
+        "recipes/scripts/s.sh:3:5: E5001 possible secret: an AWS access key id (finding "
+        "57025fa4229ae16d); remove it (fetch it at boot from SSM Parameter Store or Secrets "
+        "Manager), end the line with '# bakery: allow-secret', or allow it in bakery.yaml "
+        "secrets.allow"
     ]
 
 
@@ -333,3 +337,121 @@ def test_unknown_recipe_name_suggests_the_closest(make_project: ProjectFactory) 
 def test_samples_are_valid(sample_project: Path) -> None:
     catalog = load_catalog(load_project(sample_project))
     assert catalog.graph.waves() == [["al2023-base"], ["cis-hardened"], ["web", "worker"]]
+
+
+# Discovery of hostile files: names with control characters, links out, what is not a file.
+
+
+@pytest.mark.parametrize("char", ["\n", "\r", "\t", "\x1b", "\x7f", "\x85", "\u2028", "\u2029"])
+def test_a_recipe_file_whose_name_holds_a_control_character_is_refused_unread(
+    make_project: ProjectFactory, char: str
+) -> None:
+    root = make_project({"recipes/base.yaml": BASE_RECIPE})
+    (root / "recipes" / f"x{char}y.yaml").write_text("name: [unclosed\n")
+    shown = ascii(char)[1:-1]
+    assert problems_of(root) == [
+        f"recipes/x{shown}y.yaml:1:1: E2016 the file name holds a control character; "
+        "rename the file"
+    ]
+
+
+def test_a_named_recipe_file_with_a_control_character_is_refused_too(
+    make_project: ProjectFactory,
+) -> None:
+    root = make_project({"recipes/base.yaml": BASE_RECIPE})
+    path = root / "recipes" / "a\nb.yaml"
+    path.write_text(BASE_RECIPE)
+    assert problems_of(root, [path]) == [
+        "recipes/a\\nb.yaml:1:1: E2016 the file name holds a control character; rename the file"
+    ]
+
+
+def test_a_recipe_file_linked_out_of_the_project_is_refused(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    root = make_project({"recipes/base.yaml": BASE_RECIPE})
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(BASE_RECIPE.replace("name: base", "name: other"))
+    (root / "recipes" / "other.yaml").symlink_to(outside)
+    assert problems_of(root) == [
+        "recipes/other.yaml:1:1: E2002 a symbolic link that leads out of the project; "
+        "keep recipes inside it"
+    ]
+
+
+def test_a_recipe_file_the_user_names_outside_the_project_is_read(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    root = make_project({"recipes/base.yaml": BASE_RECIPE})
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(BASE_RECIPE.replace("name: base", "name: other"))
+    assert sorted(load_catalog(load_project(root), [outside]).recipes) == ["base", "other"]
+
+
+@pytest.mark.parametrize("make", ["fifo", "dev-zero", "folder", "loop"])
+def test_a_named_recipe_that_is_not_a_regular_file_is_refused_before_it_is_opened(
+    make_project: ProjectFactory, make: str
+) -> None:
+    root = make_project({"recipes/base.yaml": BASE_RECIPE})
+    path = root / "recipes" / "odd.yaml"
+    if make == "fifo":
+        os.mkfifo(path)  # opening it would wait for a writer forever
+    elif make == "dev-zero":
+        path.symlink_to("/dev/zero")
+    elif make == "folder":
+        path.mkdir()
+    else:
+        path.symlink_to(path)
+    file = "/dev/zero" if make == "dev-zero" else "recipes/odd.yaml"  # as the link resolves
+    assert problems_of(root, [path]) == [
+        f"{file}:1:1: E2004 not a regular file; bakery reads recipes from regular files only"
+    ]
+
+
+def test_a_fifo_among_the_recipes_is_skipped_not_read(make_project: ProjectFactory) -> None:
+    root = make_project({"recipes/base.yaml": BASE_RECIPE})
+    os.mkfifo(root / "recipes" / "pipe.yaml")
+    assert sorted(load_catalog(load_project(root)).recipes) == ["base"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("recipes: ../../..", "recipes: ../../.. leads out of the project folder"),
+        ("recipes: /etc", "recipes: absolute path /etc; write it relative to the project folder"),
+        ("recipes: ~/r", "recipes: absolute path ~/r; write it relative to the project folder"),
+        ("state: sqlite:../x.db", "state: ../x.db leads out of the project folder"),
+        ("state: sqlite:/tmp/x.db", "state: absolute path /tmp/x.db; write it relative"),
+        ("state: sqlite:~/x.db", "state: absolute path ~/x.db; write it relative"),
+    ],
+)
+def test_a_path_setting_must_stay_in_the_project(
+    make_project: ProjectFactory, setting: str, expected: str
+) -> None:
+    root = make_project({"recipes/base.yaml": BASE_RECIPE}, f"{setting}\n")
+    with pytest.raises(InvalidInputError) as error:
+        load_project(root)
+    (problem,) = error.value.problems
+    assert str(problem).startswith(f"bakery.yaml:1:1: E3006 {expected}")
+
+
+def test_a_default_path_moved_out_by_a_link_is_refused(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    root = make_project({"recipes/base.yaml": BASE_RECIPE})
+    (tmp_path / "elsewhere").mkdir()
+    (root / ".bakery").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(InvalidInputError) as error:
+        load_project(root)
+    assert [str(p) for p in error.value.problems] == [
+        "bakery.yaml:1:1: E3006 state: .bakery/lineage.db leads out of the project folder "
+        "(through .. or a symbolic link); keep it inside"
+    ]
+
+
+def test_a_path_setting_inside_the_project_through_a_link_is_kept(
+    make_project: ProjectFactory,
+) -> None:
+    root = make_project({"real/base.yaml": BASE_RECIPE}, "recipes: linked\n")
+    (root / "linked").symlink_to(root / "real")
+    assert sorted(load_catalog(load_project(root)).recipes) == ["base"]

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from moto import mock_aws
 
 from bakery.aws.facts import SourceInfo
 from bakery.cli import main
-from bakery.lineage.records import BuildRecord, RegionImage, Status, new_build_id
+from bakery.lineage.records import BuildRecord, RegionImage, Share, Status, new_build_id
 from bakery.lineage.sqlite.store import SqliteStore
 from tests.support.amis import amazon_image
 from tests.support.project import ProjectFactory
@@ -79,8 +80,6 @@ class Account:
 def account(make_project: ProjectFactory) -> Iterator[Account]:
     root = make_project({}, PROJECT)
     with mock_aws():
-        import boto3
-
         yield Account(
             root,
             boto3.client("ec2", region_name="us-east-1"),
@@ -171,3 +170,162 @@ def test_rollback_command_without_an_earlier_promotion_says_so(
         "bakery: error: channel staging of web has no earlier promotion to go back to\n"
     )
     assert account.channel("web", "staging") == record.images[0].ami_id
+
+
+def launch_users(account: Account, ami: str) -> list[dict[str, str]]:
+    found = account.ec2.describe_image_attribute(ImageId=ami, Attribute="launchPermission")
+    return list(found["LaunchPermissions"])
+
+
+def volume_users(account: Account, snapshot: str) -> list[dict[str, str]]:
+    found = account.ec2.describe_snapshot_attribute(
+        SnapshotId=snapshot, Attribute="createVolumePermission"
+    )
+    return list(found["CreateVolumePermissions"])
+
+
+def test_revoke_command_unshares_the_image_and_its_snapshots_and_records_it(
+    account: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = account.build("web", "1.0.0")
+    ami, [snapshot] = record.images[0].ami_id, record.images[0].snapshot_ids
+    assert account.bakery("share", "web", "--accounts", "111122223333", "444455556666") == 0
+    capsys.readouterr()
+
+    assert account.bakery("revoke", "web", "--reason", "CVE-2026-1") == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        f"revoked 1 build: {record.build_id}",
+        f"unshared {record.build_id} from 111122223333, 444455556666",
+    ]
+    assert launch_users(account, ami) == []
+    assert volume_users(account, snapshot) == []
+    with account.store() as store:
+        shares = store.shares(record.build_id)
+    assert [(s.account, s.active) for s in shares] == [
+        ("111122223333", False),
+        ("444455556666", False),
+    ]
+    assert all(s.removed_at and s.removed_by for s in shares)
+
+
+def test_revoke_command_with_keep_shares_leaves_the_accounts_their_permission(
+    account: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = account.build("web", "1.0.0")
+    ami, [snapshot] = record.images[0].ami_id, record.images[0].snapshot_ids
+    assert account.bakery("share", "web", "--accounts", "111122223333") == 0
+    assert account.bakery("revoke", "web", "--reason", "superseded", "--keep-shares") == 0
+    assert "unshared" not in capsys.readouterr().out
+    assert launch_users(account, ami) == [{"UserId": "111122223333"}]
+    assert volume_users(account, snapshot) == [{"UserId": "111122223333"}]
+    with account.store() as store:
+        assert [s.active for s in store.shares(record.build_id)] == [True]
+
+
+def test_revoke_command_also_takes_back_a_public_or_unrecorded_permission(
+    account: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = account.build("web", "1.0.0")
+    ami, [snapshot] = record.images[0].ami_id, record.images[0].snapshot_ids
+    # made outside bakery (or by a bake before shares were recorded)
+    account.ec2.modify_image_attribute(
+        ImageId=ami, LaunchPermission={"Add": [{"UserId": "999988887777"}, {"Group": "all"}]}
+    )
+    account.ec2.modify_snapshot_attribute(
+        SnapshotId=snapshot,
+        Attribute="createVolumePermission",
+        OperationType="add",
+        UserIds=["999988887777"],
+        GroupNames=["all"],
+    )
+    assert account.bakery("revoke", "web", "--reason", "leaked", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["unshared"] == {
+        record.build_id: ["999988887777", "all"]
+    }
+    assert launch_users(account, ami) == []
+    assert volume_users(account, snapshot) == []
+    with account.store() as store:
+        assert [(s.account, s.by, s.active) for s in store.shares(record.build_id)] == [
+            ("999988887777", "outside bakery", False),
+            ("all", "outside bakery", False),
+        ]
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        ("", "the reason of a revocation must not be empty"),
+        ("   ", "the reason of a revocation must not be empty"),
+        ("CVE\nbakery: ok", "the reason of a revocation must be one line of printable text"),
+        ("CVE\x1b[2J", "the reason of a revocation must be one line of printable text"),
+    ],
+)
+def test_revoke_command_refuses_a_blank_or_unprintable_reason_and_keeps_the_old_one(
+    account: Account, capsys: pytest.CaptureFixture[str], reason: str, message: str
+) -> None:
+    record = account.build("web", "1.0.0")
+    assert account.bakery("revoke", "web", "--reason", "CVE-2026-1") == 0
+    capsys.readouterr()
+    assert account.bakery("revoke", "web", "--reason", reason) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bakery: error: {message}") and err.count("\n") == 1
+    with account.store() as store:
+        found = store.get(record.build_id)
+    assert found is not None and found.revoked_reason == "CVE-2026-1"
+
+
+@pytest.mark.parametrize(
+    ("accounts", "message"),
+    [
+        (["all"], "sharing with all would make the image public; bakery never makes images public"),
+        (["ALL"], "sharing with ALL would make the image public; bakery never makes images public"),
+        (["11112222333"], "11112222333 is not an AWS account id (12 digits)"),
+        (["111122223333\n"], "'111122223333\\n' is not an AWS account id (12 digits)"),
+    ],
+)
+def test_share_command_never_makes_an_image_public_nor_takes_a_malformed_account(
+    account: Account, capsys: pytest.CaptureFixture[str], accounts: list[str], message: str
+) -> None:
+    record = account.build("web", "1.0.0")
+    assert account.bakery("share", "web", "--accounts", *accounts) == 1
+    assert capsys.readouterr().err.startswith(f"bakery: error: {message}")
+    assert launch_users(account, record.images[0].ami_id) == []
+    with account.store() as store:
+        assert store.shares(record.build_id) == []
+
+
+def test_copy_command_refuses_a_region_aws_does_not_have_before_any_call(
+    account: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    account.build("web", "1.0.0")
+    assert account.bakery("copy", "web", "--to", "us-west-2", "mars-1") == 2
+    assert capsys.readouterr().err == (
+        "bakery: error: --to: 'mars-1' is not an AWS region; name regions like us-west-2 or "
+        "eu-central-1\n"
+    )
+    west = boto3.client("ec2", region_name="us-west-2")
+    assert west.describe_images(Owners=["self"])["Images"] == []
+
+
+def test_copy_command_shares_the_copy_with_the_accounts_of_the_build(
+    account: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = account.build("web", "1.0.0")
+    assert account.bakery("share", "web", "--accounts", "444455556666") == 0
+    # then 444455556666 leaves the allowlist, and the build is recorded shared with another
+    (account.root / "bakery.yaml").write_text(
+        PROJECT.replace('"111122223333", "444455556666"', '"111122223333"')
+    )
+    with account.store() as store:
+        store.add_share(Share(record.build_id, "111122223333", "t", "me"))
+    capsys.readouterr()
+    assert account.bakery("copy", "web", "--to", "us-west-2") == 0
+    lines = capsys.readouterr().out.splitlines()
+    ami = lines[0].rsplit(" ", 1)[-1]
+    assert lines[1:] == [
+        "  shared with 111122223333, as the build is",
+        "  not shared with 444455556666: no longer in share_allowlist of bakery.yaml",
+    ]
+    west = boto3.client("ec2", region_name="us-west-2")
+    launch = west.describe_image_attribute(ImageId=ami, Attribute="launchPermission")
+    assert launch["LaunchPermissions"] == [{"UserId": "111122223333"}]

@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 import multiprocessing
 import sqlite3
+from dataclasses import replace
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bakery.errors import BakeryError
-from bakery.lineage.records import BuildRecord, Lease, RegionImage, Status
+from bakery.lineage.records import BuildRecord, Lease, RegionImage, Share, Status
 from bakery.lineage.sqlite.store import MIGRATIONS, SCHEMA_VERSION, SqliteStore
 from tests.support.records import T0, east, make_record, succeeded
 
@@ -120,3 +122,74 @@ def test_two_processes_on_one_file_lose_no_write(tmp_path: Path) -> None:
     with SqliteStore(path) as store:
         assert len(store.builds(status=Status.SUCCEEDED)) == 80
         assert store.builds(status=Status.RUNNING) == []
+
+
+def read_only_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every SQLite connection read-only, as a file or folder the user cannot write is.
+
+    (chmod does not stop root, who runs some CI jobs; `query_only` fails writes with the same
+    SQLITE_READONLY error a read-only file gives.)
+    """
+    connect = sqlite3.connect
+
+    def read_only(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        db = connect(*args, **kwargs)
+        db.execute("PRAGMA query_only = ON")
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+
+
+def test_a_read_only_store_reads_and_refuses_writes_with_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "lineage.db"
+    record = make_record()
+    with SqliteStore(path) as store:
+        store.start(record)
+    read_only_connections(monkeypatch)
+    with SqliteStore(path) as store:
+        assert [r.build_id for r in store.builds()] == [record.build_id]
+        with pytest.raises(BakeryError) as caught:
+            store.finish(succeeded(record, east("ami-1")))
+    assert str(caught.value) == (
+        f"the lineage store {path} is read-only (attempt to write a readonly database); make "
+        "the file and its folder writable for this user, or point state in bakery.yaml at a "
+        "writable store"
+    )
+
+
+def test_a_new_store_that_cannot_be_written_is_refused_with_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_only_connections(monkeypatch)
+    with pytest.raises(BakeryError, match=r"lineage store .* is read-only .*make the file"):
+        SqliteStore(tmp_path / "lineage.db")
+
+
+def test_a_removed_share_stays_recorded_with_when_and_by_whom(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "lineage.db") as store:
+        record = make_record()
+        store.start(record)
+        share = Share(record.build_id, "111122223333", "t0", "me@host")
+        store.add_share(share)
+        assert store.shares(record.build_id) == [share] and share.active
+        store.add_share(replace(share, removed_at="t1", removed_by="you@host"))
+        [removed] = store.shares(record.build_id)
+        assert (removed.removed_at, removed.removed_by, removed.active) == ("t1", "you@host", False)
+        store.add_share(replace(share, at="t2"))  # shared again
+        assert store.shares(record.build_id) == [replace(share, at="t2")]
+
+
+def test_shares_of_a_schema_4_store_are_kept_when_it_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "lineage.db"
+    db = sqlite3.connect(path)
+    for step in MIGRATIONS[:4]:
+        for statement in step:
+            db.execute(statement)
+    db.execute("INSERT INTO shares VALUES ('01HBUILD', '111122223333', 't0', 'me')")
+    db.execute("PRAGMA user_version = 4")
+    db.commit()
+    db.close()
+    with SqliteStore(path) as store:
+        assert store.shares("01HBUILD") == [Share("01HBUILD", "111122223333", "t0", "me")]

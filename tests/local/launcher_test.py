@@ -161,3 +161,39 @@ def test_seeding_creates_default_subnets_where_none_are_and_keeps_existing_ones(
 
         ensure_default_subnets(ec2)
         assert default_network(ec2) == ([created], subnets)
+
+
+@pytest.mark.parametrize("port", [0, -1, 65536, 99999999])
+def test_start_refuses_a_port_outside_1_to_65535_before_starting_anything(
+    tmp_path: Path, port: int
+) -> None:
+    with pytest.raises(BakeryError) as caught:
+        launcher.start(tmp_path, port)
+    assert str(caught.value) == (
+        f"port {port} is not a TCP port; give one from 1 to 65535, or none for a free one"
+    )
+    assert not (tmp_path / ".bakery/local/emulator.json").exists()
+
+
+def test_start_on_another_port_than_the_running_emulator_says_so(
+    tmp_path: Path, shared_emulator: launcher.LocalEmulator
+) -> None:
+    launcher.adopt(tmp_path, shared_emulator)
+    other = shared_emulator.port + 1 if shared_emulator.port < 65535 else 1024
+    with pytest.raises(BakeryError) as caught:
+        launcher.start(tmp_path, other)
+    assert str(caught.value) == (
+        f"the local emulator already runs at {shared_emulator.endpoint_url}, not on port "
+        f"{other}; stop it first (`bakery local stop`) or start it without --port"
+    )
+    assert launcher.start(tmp_path, shared_emulator.port) == shared_emulator
+    assert launcher.status(tmp_path) == shared_emulator
+
+
+def test_the_port_of_the_ready_file_is_read_whole_or_not_at_all(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    assert launcher._ready_port(ready) is None
+    ready.write_text("")
+    assert launcher._ready_port(ready) is None
+    ready.write_text("4567\n")
+    assert launcher._ready_port(ready) == 4567

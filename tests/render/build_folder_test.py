@@ -25,7 +25,7 @@ DIALECTS: list[TemplateDialect] = ["1.6", "1.7+"]
 INJECTIONS = [
     'quote " and \\" escaped',
     "back\\slash\\\\double",
-    "new\nline and \r\n and \ttab",
+    "escapes as text: \\n \\r \\t \\u2028 \\x1b",  # raw control characters are refused (E1016)
     '${file("/etc/passwd")}',
     "%{ for x in [1] }${x}%{ endfor }",
     "$${already escaped} %%{ too }",
@@ -277,3 +277,13 @@ def test_content_digest_does_not_depend_on_dialect_or_local_mode(sample_project:
         for local in (False, True)
     }
     assert len(digests) == 1
+
+
+def test_the_template_refuses_a_value_that_skipped_the_hcl_filter() -> None:
+    from bakery.render.build_folder import _environment
+
+    env = _environment()
+    assert env.from_string("# from {{ x | hcl }}").render(x='a\n"b"') == '# from "a\\n\\"b\\""'
+    assert env.from_string("{{ key }} = {{ n }}").render(key="source", n=2) == "source = 2"
+    with pytest.raises(ValueError, match="without the hcl filter"):
+        env.from_string("# from {{ x }}").render(x='x.yaml\nprovisioner "shell-local" {}')

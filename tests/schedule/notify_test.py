@@ -20,7 +20,17 @@ def test_unreachable_webhook_is_a_problem_not_a_crash() -> None:
     problems = notify(
         {"result": "failed"}, webhook="http://127.0.0.1:9/none", sns_topic=None, gateway=None
     )
-    assert len(problems) == 1 and problems[0].startswith("webhook http://127.0.0.1:9/none: ")
+    assert len(problems) == 1 and problems[0].startswith("webhook http://127.0.0.1:9/***: ")
+
+
+def test_failing_webhook_never_shows_its_token() -> None:
+    token = "T0KEN" + "s3cr3t"
+    for url in (
+        f"http://bakery:{token}@127.0.0.1:9/hooks/{token}?token={token}",
+        f"hxxp://127.0.0.1:9/{token}",  # urllib names the whole URL in its error
+    ):
+        problems = notify({"result": "failed"}, webhook=url, sns_topic=None, gateway=None)
+        assert len(problems) == 1 and token not in problems[0], problems
 
 
 def test_sns_topic_receives_the_summary() -> None:

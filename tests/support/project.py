@@ -57,8 +57,9 @@ def call_bakery(root: Path, *args: str, check: bool = True) -> subprocess.Comple
     from bakery.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    saved = {key: os.environ.get(key) for key in ("BAKERY_LOCAL", "BAKERY_DEBUG")}
-    os.environ.update(BAKERY_LOCAL="1", BAKERY_DEBUG="1")
+    # COLUMNS: argparse wraps usage lines to the terminal; tests compare them at 80 columns.
+    saved = {key: os.environ.get(key) for key in ("BAKERY_LOCAL", "BAKERY_DEBUG", "COLUMNS")}
+    os.environ.update(BAKERY_LOCAL="1", BAKERY_DEBUG="1", COLUMNS="80")
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(["-C", str(root), *args])

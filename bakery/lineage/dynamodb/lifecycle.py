@@ -59,13 +59,23 @@ class LifecycleItems:
         return [_smoke_test(v) for v in _newest_first(found)]
 
     def add_share(self, share: Share) -> None:
-        """Record that an account may launch a build's images."""
+        """Record that an account may launch a build's images (or, removed, no longer may)."""
         self.table.put(_share_item(share))
 
     def shares(self, build_id: str) -> list[Share]:
-        """Return the accounts a build's images are shared with."""
+        """Return the accounts a build's images are (or were, when removed) shared with."""
         found = (items.plain(i) for i in self._of_build(build_id, "SHARE#"))
-        return [Share(v["build_id"], v["account"], v["at"], v["by"]) for v in found]
+        return [
+            Share(
+                v["build_id"],
+                v["account"],
+                v["at"],
+                v["by"],
+                v.get("removed_at"),
+                v.get("removed_by"),
+            )
+            for v in found
+        ]
 
     def _of_build(
         self, build_id: str, prefix: str, *, newest_first: bool = False
@@ -153,4 +163,6 @@ def _share_item(share: Share) -> items.Item:
         account=share.account,
         at=share.at,
         by=share.by,
+        removed_at=share.removed_at,
+        removed_by=share.removed_by,
     )

@@ -1,4 +1,4 @@
-"""The lifecycle tables of the SQLite store: promotions, smoke tests, shares (schema 2)."""
+"""The lifecycle tables of the SQLite store: promotions, smoke tests, shares (schema 2, 5)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ MIGRATION: tuple[str, ...] = (
         build_id TEXT NOT NULL, account TEXT NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL,
         PRIMARY KEY (build_id, account)
     )""",
+)
+# Schema 5: shares taken back (revoke) stay recorded, with when and by whom.
+SHARES_REMOVED: tuple[str, ...] = (
+    "ALTER TABLE shares ADD COLUMN removed_at TEXT",
+    "ALTER TABLE shares ADD COLUMN removed_by TEXT",
 )
 
 
@@ -96,20 +101,38 @@ class LifecycleTables:
         return [_smoke_test(row) for row in rows]
 
     def add_share(self, share: Share) -> None:
-        """Record that an account may launch a build's images."""
+        """Record that an account may launch a build's images (or, removed, no longer may)."""
         with self._transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO shares (build_id, account, at, by) VALUES (?, ?, ?, ?)",
-                (share.build_id, share.account, share.at, share.by),
+                "INSERT OR REPLACE INTO shares (build_id, account, at, by, removed_at, removed_by)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    share.build_id,
+                    share.account,
+                    share.at,
+                    share.by,
+                    share.removed_at,
+                    share.removed_by,
+                ),
             )
 
     def shares(self, build_id: str) -> list[Share]:
-        """Return the accounts a build's images are shared with."""
+        """Return the accounts a build's images are (or were, when removed) shared with."""
         with self._transaction(write=False) as db:
             rows = db.execute(
                 "SELECT * FROM shares WHERE build_id = ? ORDER BY account", (build_id,)
             ).fetchall()
-        return [Share(row["build_id"], row["account"], row["at"], row["by"]) for row in rows]
+        return [
+            Share(
+                row["build_id"],
+                row["account"],
+                row["at"],
+                row["by"],
+                row["removed_at"],
+                row["removed_by"],
+            )
+            for row in rows
+        ]
 
 
 def _promotion(row: sqlite3.Row) -> Promotion:

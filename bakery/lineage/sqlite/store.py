@@ -51,6 +51,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     lifecycle.MIGRATION,
     ("ALTER TABLE images ADD COLUMN removed_at TEXT",),
     leases.MIGRATION,
+    lifecycle.SHARES_REMOVED,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -138,6 +139,8 @@ class SqliteStore(lifecycle.LifecycleTables, leases.LeaseTable):
             self._migrate()
         except sqlite3.DatabaseError as error:
             self._db.close()
+            if getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY:
+                raise self._unusable(error) from error
             raise BakeryError(
                 f"{path} is not a usable bakery lineage store ({error}); "
                 "check the state setting in bakery.yaml"
@@ -180,9 +183,24 @@ class SqliteStore(lifecycle.LifecycleTables, leases.LeaseTable):
 
     @contextmanager
     def _transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._db:  # the connection commits, or rolls back on an error
-            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            yield self._db
+        try:
+            with self._lock, self._db:  # the connection commits, or rolls back on an error
+                self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                yield self._db
+        except sqlite3.OperationalError as error:
+            raise self._unusable(error) from error
+
+    def _unusable(self, error: sqlite3.Error) -> BakeryError:
+        """Say what is wrong with the store's file and what to do, for an error of SQLite."""
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY:
+            return BakeryError(
+                f"the lineage store {self.path} is read-only ({error}); make the file and its "
+                "folder writable for this user, or point state in bakery.yaml at a writable store"
+            )
+        return BakeryError(
+            f"the lineage store {self.path} failed ({error}); check the file, its folder and "
+            "the disk, and the state setting in bakery.yaml"
+        )
 
     def _select(self, where: str, params: Sequence[Any], limit: int = -1) -> list[BuildRecord]:
         query = f"{_SELECT} WHERE {where} ORDER BY build_id DESC LIMIT {int(limit)}"

@@ -1,4 +1,4 @@
-# Rendered by bakery from recipes/base/al2023-base.yaml; do not edit, edit the recipe.
+# Rendered by bakery from "recipes/base/al2023-base.yaml"; do not edit, edit the recipe.
 packer {
   required_version = ">= 1.6.6"
 }

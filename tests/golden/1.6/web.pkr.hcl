@@ -1,4 +1,4 @@
-# Rendered by bakery from recipes/apps/web.yaml; do not edit, edit the recipe.
+# Rendered by bakery from "recipes/apps/web.yaml"; do not edit, edit the recipe.
 packer {
   required_version = ">= 1.6.6"
 }
