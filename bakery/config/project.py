@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from bakery.config import rule_codes as rc
 from bakery.config.marks import MarkedDocument, PathKey, load_marked
-from bakery.config.paths import has_control, shown
+from bakery.config.paths import has_control, inside, is_regular_file, shown
 from bakery.config.recipe import parse_duration
 from bakery.config.rules import channel_problems, ignore_problems
 from bakery.config.schema import PROJECT_SCHEMA
@@ -150,6 +150,13 @@ def load_project(root: Path) -> Project:
     """Read and validate `root`/bakery.yaml."""
     root = root.resolve()
     path = root / PROJECT_FILE
+    # Checked before opening: a FIFO would hang the read, a link could lead out of the project.
+    if path.is_symlink() and not inside(path, root):
+        raise ProjectError(
+            f"{path}: a symbolic link that leads out of the project; keep bakery.yaml inside it"
+        )
+    if path.exists() and not is_regular_file(path):
+        raise ProjectError(f"{path}: not a regular file; bakery reads bakery.yaml from a file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

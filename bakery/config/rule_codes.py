@@ -48,8 +48,10 @@ class Rule:
 
     def at(self, file: str, line: int, column: int, path: str, message: str) -> Problem:
         """Make a finding of this rule at FILE:LINE:COLUMN, under the key path `path`."""
-        # Messages may quote a value of the input; a URL in one never shows its credentials.
-        return Problem(file, line, column, self.code, path, redact_urls(message), self.severity)
+        # Messages may quote a value of the input; a URL in one never shows its credentials,
+        # nor its path (a webhook URL is a credential whole).
+        text = redact_urls(message, paths=False)
+        return Problem(file, line, column, self.code, path, text, self.severity)
 
 
 _TABLE: list[Rule] = []

@@ -227,7 +227,7 @@ def check_rendered(recipe: Recipe, root: Path) -> None:
 
 
 @settings(
-    max_examples=200,
+    max_examples=100,
     deadline=None,
     derandomize=True,
     database=None,
