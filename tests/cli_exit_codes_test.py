@@ -8,6 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -72,6 +73,10 @@ def test_a_read_only_store_ends_promote_with_exit_1_naming_the_store(
             store.finish(succeeded(record, east(ami)))
         read_only_store(monkeypatch)
         code = main(["-C", str(root), "promote", record.build_id, "--channel", "staging"])
+        ssm = boto3.client("ssm", region_name="us-east-1")
+        # checked before AWS is touched: the channel did not move without a record of it
+        with pytest.raises(ssm.exceptions.ParameterNotFound):
+            ssm.get_parameter(Name=f"/bakery/{record.recipe}/staging")
     assert code == 1
     assert capsys.readouterr().err == (
         f"bakery: error: the lineage store {path} is read-only (attempt to write a readonly "

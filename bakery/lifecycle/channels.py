@@ -114,6 +114,7 @@ def _point(
     note: str,
     accounts: AccountGateway | None,
 ) -> Promotion:
+    store.check_writable()  # the channel moves in AWS only if the store can record it
     history = store.promotions(record.recipe, channel.name)
     previous = history[0] if history else None
     regions = channel.regions or (project.region,)

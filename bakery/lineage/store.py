@@ -29,6 +29,10 @@ class LineageStore(Protocol):
         """Insert a running record; refuse a build id that is already recorded."""
         ...
 
+    def check_writable(self) -> None:
+        """Raise a BakeryError now if the store would refuse a write, before AWS is changed."""
+        ...
+
     def finish(self, record: BuildRecord) -> None:
         """Replace a running record with its finished version; refuse any other change."""
         ...

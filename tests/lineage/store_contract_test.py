@@ -511,3 +511,8 @@ def test_only_one_of_many_runners_takes_over_an_expired_lease(store: LineageStor
     won = [lease for lease in results if lease is not None]
     assert len(won) == 1 and store.lease("web") == won[0]
     assert won[0] == Lease("web", won[0].holder, 1000.0, 1060.0, took_over_from="ghost")
+
+
+def test_a_store_that_takes_writes_says_so_before_anything_is_changed(store: LineageStore) -> None:
+    store.check_writable()
+    assert store.builds() == []  # the check wrote nothing

@@ -181,6 +181,11 @@ class SqliteStore(lifecycle.LifecycleTables, leases.LeaseTable):
             )
         return found
 
+    def check_writable(self) -> None:
+        """Raise a BakeryError now if the file refuses writes (read-only file, folder, mount)."""
+        with self._transaction() as db:  # a write statement that changes nothing
+            db.execute("UPDATE builds SET build_id = build_id WHERE 0")
+
     @contextmanager
     def _transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
         try:
