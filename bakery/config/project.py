@@ -12,7 +12,7 @@ from bakery.config import rule_codes as rc
 from bakery.config.marks import MarkedDocument, PathKey, load_marked
 from bakery.config.paths import has_control, inside, is_regular_file, shown
 from bakery.config.recipe import parse_duration
-from bakery.config.rules import channel_problems, ignore_problems
+from bakery.config.rules import channel_problems, ignore_problems, project_key_problems
 from bakery.config.schema import PROJECT_SCHEMA
 from bakery.config.schema_check import check_shape
 from bakery.config.secrets import SecretAllow
@@ -173,6 +173,7 @@ def load_project(root: Path) -> Project:
     if doc is not None and not problems:
         problems = list(ignore_problems(doc)) + list(_path_setting_problems(doc, root))
         problems += channel_problems(doc)
+        problems += project_key_problems(doc)
     # Every finding about bakery.yaml is an error (there are no project-file warnings yet).
     if problems or doc is None:
         raise InvalidInputError(problems)

@@ -251,6 +251,21 @@ def ignore_problems(doc: MarkedDocument) -> Iterator[Problem]:
             first[code] = index
 
 
+def project_key_problems(doc: MarkedDocument) -> Iterator[Problem]:
+    """Yield the copy keys of a schema-valid bakery.yaml that are AWS managed while
+    share_allowlist lets images be shared: copies encrypted with them could never be."""
+    if not doc.data.get("share_allowlist"):
+        return
+    for region, key in doc.data.get("kms_key_ids", {}).items():
+        if re.fullmatch(AWS_MANAGED_KEY_PATTERN, key):
+            yield doc.problem(
+                rc.SHARE_DEFAULT_KEY,
+                ("kms_key_ids", region),
+                f"{key} is an AWS managed key: copies encrypted with it cannot be shared with "
+                "the accounts of share_allowlist; use a customer managed key they may use",
+            )
+
+
 def channel_problems(doc: MarkedDocument) -> Iterator[Problem]:
     """Yield what is wrong with `channels` of a schema-valid bakery.yaml: unknown or circular
     `requires`."""
