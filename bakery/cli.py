@@ -15,7 +15,7 @@ from bakery.errors import (
     EXIT_USAGE,
     BakeryError,
     InvalidInputError,
-    redact_urls,
+    safe_message,
 )
 
 
@@ -383,12 +383,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except InvalidInputError as error:
         for problem in error.problems:
-            print(redact_urls(str(problem)), file=sys.stderr)
-        print(f"bakery: {error}", file=sys.stderr)
+            print(safe_message(str(problem)), file=sys.stderr)
+        print(f"bakery: {safe_message(str(error))}", file=sys.stderr)
         return error.exit_code
     except BakeryError as error:
-        # A message may quote a URL from bakery.yaml (an endpoint, a webhook): hide credentials.
-        print(f"bakery: error: {redact_urls(str(error))}", file=sys.stderr)
+        # A message may quote input: a URL from bakery.yaml (an endpoint, a webhook) shows no
+        # credentials, and a name given on the command line no raw escape sequence.
+        print(f"bakery: error: {safe_message(str(error))}", file=sys.stderr)
         return error.exit_code
     except BrokenPipeError:
         return _output_closed()
@@ -399,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         print(
-            f"bakery: internal error: {type(error).__name__}: {redact_urls(str(error))}; "
+            f"bakery: internal error: {type(error).__name__}: {safe_message(str(error))}; "
             "rerun with --debug for the traceback and report it",
             file=sys.stderr,
         )

@@ -51,6 +51,24 @@ _URL = re.compile(
 )
 
 
+# Characters a terminal would act on (ANSI escapes start with ESC), or that reorder or break
+# lines unseen: written as escapes wherever bakery prints text that may hold input. Line breaks
+# and tabs stay, for the few messages that are more than one line (a log's tail).
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def printable(text: str) -> str:
+    """Return `text` with control characters written as escapes (`\\x1b`), never raw."""
+    return _UNPRINTABLE.sub(lambda found: ascii(found.group())[1:-1], text)
+
+
+def safe_message(text: str) -> str:
+    """Return an error message as bakery prints it: URLs redacted, control characters escaped."""
+    return printable(redact_urls(text))
+
+
 def redact_urls(text: str, *, paths: bool = True) -> str:
     """Return `text` with the user, password, query and fragment of every URL in it hidden.
 
