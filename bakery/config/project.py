@@ -172,6 +172,7 @@ def load_project(root: Path) -> Project:
         problems = check_shape(doc, PROJECT_SCHEMA)
     if doc is not None and not problems:
         problems = list(ignore_problems(doc)) + list(_path_setting_problems(doc, root))
+        problems += _packer_binary_problems(doc, root)
         problems += channel_problems(doc)
         problems += project_key_problems(doc)
     # Every finding about bakery.yaml is an error (there are no project-file warnings yet).
@@ -253,6 +254,27 @@ def _path_setting_problems(doc: MarkedDocument, root: Path) -> Iterator[Problem]
                 f"{raw} leads out of the project folder (through .. or a symbolic link); "
                 "keep it inside",
             )
+
+
+def _packer_binary_problems(doc: MarkedDocument, root: Path) -> Iterator[Problem]:
+    """Yield a problem if `packer.binary` could name a program a pull request chose."""
+    binary = doc.data.get("packer", {}).get("binary")
+    if not isinstance(binary, str):
+        return
+    name = Path(binary).name
+    if has_control(binary) or "packer" not in name.lower():
+        why = f"{shown(binary)} is not a Packer (its file name has no 'packer')"
+    elif "/" in binary and not Path(binary).is_absolute():
+        why = f"{binary} is a relative path; name a command on PATH or an absolute path"
+    elif Path(binary).is_absolute() and _stays_in(Path(binary), root):
+        why = f"{binary} lies inside the project, where a pull request could put a program"
+    else:
+        return
+    yield doc.problem(
+        rc.PACKER_BINARY_UNTRUSTED,
+        ("packer", "binary"),
+        f"{why}; install Packer outside the project and name it here",
+    )
 
 
 def _stays_in(path: Path, root: Path) -> bool:

@@ -378,6 +378,14 @@ PATH_SETTING_OUTSIDE = _rule(
     "project; an absolute path, `~`, `..` or a symbolic link that leads out of the project is "
     "refused, so a pull request cannot make bakery read or write elsewhere. Keep them inside.",
 )
+PACKER_BINARY_UNTRUSTED = _rule(
+    "E3007",
+    "Packer executable a pull request could choose",
+    "`packer.binary` names the program bakery runs on the bake host, with the job's AWS "
+    "credentials. bakery.yaml arrives by pull request, so it may name only a Packer: a command "
+    "name or an absolute path whose file name contains `packer`, not inside the project (where "
+    "a pull request could add it). Install Packer outside the project and name it so.",
+)
 
 # 4: the recipe graph
 DUPLICATE_NAME = _rule(
