@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
-from typing import Any
 
 import boto3
 import pytest
@@ -17,6 +15,7 @@ from bakery.lineage.sqlite.store import SqliteStore
 from tests.support.amis import make_ami
 from tests.support.project import REPO, ProjectFactory
 from tests.support.records import east, make_record, succeeded
+from tests.support.stores import read_only_connections
 
 
 def chain(depth: int) -> dict[str, str]:
@@ -71,7 +70,7 @@ def test_a_read_only_store_ends_promote_with_exit_1_naming_the_store(
         with SqliteStore(path) as store:
             store.start(record)
             store.finish(succeeded(record, east(ami)))
-        read_only_store(monkeypatch)
+        read_only_connections(monkeypatch)
         code = main(["-C", str(root), "promote", record.build_id, "--channel", "staging"])
         ssm = boto3.client("ssm", region_name="us-east-1")
         # checked before AWS is touched: the channel did not move without a record of it
@@ -83,15 +82,3 @@ def test_a_read_only_store_ends_promote_with_exit_1_naming_the_store(
         "database); make the file and its folder writable for this user, or point state in "
         "bakery.yaml at a writable store\n"
     )
-
-
-def read_only_store(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make SQLite connections read-only, as a file the user cannot write (root ignores chmod)."""
-    connect = sqlite3.connect
-
-    def read_only(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        db = connect(*args, **kwargs)
-        db.execute("PRAGMA query_only = ON")
-        return db
-
-    monkeypatch.setattr(sqlite3, "connect", read_only)

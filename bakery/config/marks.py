@@ -238,6 +238,14 @@ def _mark(node: yaml.Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _key_problem(
+    doc: MarkedDocument, key_node: yaml.Node, rule: rc.Rule, where: str, message: str
+) -> Problem:
+    """Return a problem at a mapping's key (not at its value, as `doc.problem` would)."""
+    mark = _mark(key_node)
+    return rule.at(doc.file, mark.line, mark.column, where, message)
+
+
 def _build(
     node: yaml.Node, path: PathKey, doc: MarkedDocument, problems: list[Problem], ctor: _Constructor
 ) -> Any:
@@ -246,24 +254,22 @@ def _build(
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                mark = _mark(key_node)
                 problems.append(
-                    rc.MERGE_KEY.at(
-                        doc.file,
-                        mark.line,
-                        mark.column,
+                    _key_problem(
+                        doc,
+                        key_node,
+                        rc.MERGE_KEY,
                         format_path(path),
                         "YAML merge keys (<<) are not supported; write the keys out",
                     )
                 )
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
-                mark = _mark(key_node)
                 problems.append(
-                    rc.KEY_NOT_STRING.at(
-                        doc.file,
-                        mark.line,
-                        mark.column,
+                    _key_problem(
+                        doc,
+                        key_node,
+                        rc.KEY_NOT_STRING,
                         format_path(path),
                         "a key must be a string, not a list or mapping",
                     )
@@ -272,20 +278,18 @@ def _build(
             try:
                 key = ctor.construct_object(key_node, deep=True)
             except _UNREADABLE as error:
-                mark = _mark(key_node)
                 problems.append(
-                    rc.UNREADABLE_VALUE.at(
-                        doc.file, mark.line, mark.column, format_path(path), _unreadable(error)
+                    _key_problem(
+                        doc, key_node, rc.UNREADABLE_VALUE, format_path(path), _unreadable(error)
                     )
                 )
                 continue
             if not isinstance(key, str):
-                mark = _mark(key_node)
                 problems.append(
-                    rc.KEY_NOT_STRING.at(
-                        doc.file,
-                        mark.line,
-                        mark.column,
+                    _key_problem(
+                        doc,
+                        key_node,
+                        rc.KEY_NOT_STRING,
                         format_path(path),
                         f"the key {key_node.value!r} is read by YAML as {_describe(key)}, not a "
                         f'string; quote the key ("{_printable(key_node.value)}")',
@@ -293,12 +297,11 @@ def _build(
                 )
                 continue
             if not _encodable(key):
-                mark = _mark(key_node)
                 problems.append(
-                    rc.INVALID_UNICODE.at(
-                        doc.file,
-                        mark.line,
-                        mark.column,
+                    _key_problem(
+                        doc,
+                        key_node,
+                        rc.INVALID_UNICODE,
                         format_path(path),
                         "invalid Unicode in a key (an unpaired surrogate escape)",
                     )

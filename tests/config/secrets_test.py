@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
-import subprocess
-import sys
 import tarfile
 import zipfile
 
@@ -26,7 +23,6 @@ from bakery.config.secrets import (
     scan_yaml,
 )
 from bakery.errors import Problem, redact_urls
-from tests.support.project import REPO
 
 KEY_ID = "AKIA" + "IOSFODNN7EXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"
@@ -282,18 +278,3 @@ def test_redact_urls_can_hide_the_path_of_a_webhook() -> None:
     assert redact_urls("https://hooks.example.com/services/T0/B0/x", paths=False) == (
         "https://hooks.example.com/***"
     )
-
-
-def test_help_does_not_import_detect_secrets() -> None:
-    code = (
-        "import sys; from bakery.cli import build_parser; build_parser(); "
-        "print('detect_secrets' in sys.modules)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert done.stdout.strip() == "False"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from bakery.lineage.sqlite.store import SqliteStore
 from bakery.local import launcher
 from tests.support.project import call_bakery, run_bakery
+from tests.support.stores import read_only_connections
 
 pytestmark = pytest.mark.usefixtures("packer_binary")
 
@@ -87,14 +87,7 @@ def test_bake_with_a_read_only_store_ends_with_exit_1_naming_the_store(
 ) -> None:
     path = samples_on_emulator / ".bakery/lineage.db"
     SqliteStore(path).close()
-    connect = sqlite3.connect
-
-    def read_only(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        db = connect(*args, **kwargs)
-        db.execute("PRAGMA query_only = ON")  # as a read-only file does (root ignores chmod)
-        return db
-
-    monkeypatch.setattr(sqlite3, "connect", read_only)
+    read_only_connections(monkeypatch)
     done = call_bakery(samples_on_emulator, "bake", "--all", check=False)
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == (

@@ -11,7 +11,6 @@ import sqlite3
 from dataclasses import replace
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,6 +18,7 @@ from bakery.errors import BakeryError
 from bakery.lineage.records import BuildRecord, Lease, RegionImage, Share, Status
 from bakery.lineage.sqlite.store import MIGRATIONS, SCHEMA_VERSION, SqliteStore
 from tests.support.records import T0, east, make_record, succeeded
+from tests.support.stores import read_only_connections
 
 
 def test_schema_version_and_wal_are_recorded_in_the_file(tmp_path: Path) -> None:
@@ -122,22 +122,6 @@ def test_two_processes_on_one_file_lose_no_write(tmp_path: Path) -> None:
     with SqliteStore(path) as store:
         assert len(store.builds(status=Status.SUCCEEDED)) == 80
         assert store.builds(status=Status.RUNNING) == []
-
-
-def read_only_connections(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make every SQLite connection read-only, as a file or folder the user cannot write is.
-
-    (chmod does not stop root, who runs some CI jobs; `query_only` fails writes with the same
-    SQLITE_READONLY error a read-only file gives.)
-    """
-    connect = sqlite3.connect
-
-    def read_only(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        db = connect(*args, **kwargs)
-        db.execute("PRAGMA query_only = ON")
-        return db
-
-    monkeypatch.setattr(sqlite3, "connect", read_only)
 
 
 def test_a_read_only_store_reads_and_refuses_writes_with_what_to_do(

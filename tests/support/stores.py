@@ -4,6 +4,7 @@ the same state, and threads released at once to race on a store.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -91,3 +92,19 @@ def race(count: int, attempt: Callable[[int], object]) -> tuple[list[object], li
     for thread in threads:
         thread.join()
     return results, errors
+
+
+def read_only_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every SQLite connection read-only, as a file or folder the user cannot write is.
+
+    (chmod does not stop root, who runs some CI jobs; `query_only` fails writes with the same
+    SQLITE_READONLY error a read-only file gives.)
+    """
+    connect = sqlite3.connect
+
+    def read_only(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        db = connect(*args, **kwargs)
+        db.execute("PRAGMA query_only = ON")
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
