@@ -27,8 +27,14 @@ def shown(text: str) -> str:
 
 
 def inside(path: Path, root: Path) -> bool:
-    """Say whether `path`, its symbolic links resolved, lies in `root` (itself resolved)."""
-    return path.resolve().is_relative_to(root)
+    """Say whether `path`, its symbolic links resolved, lies in `root` (itself resolved).
+
+    A loop of symbolic links leads nowhere, so not inside.
+    """
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):
+        return False
 
 
 def is_regular_file(path: Path) -> bool:

@@ -247,7 +247,7 @@ def _path_setting_problems(doc: MarkedDocument, root: Path) -> Iterator[Problem]
                 where,
                 f"absolute path {raw}; write it relative to the project folder",
             )
-        elif not _stays_in(root / raw, root):
+        elif not inside(root / raw, root):
             yield doc.problem(
                 rc.PATH_SETTING_OUTSIDE,
                 where,
@@ -266,7 +266,7 @@ def _packer_binary_problems(doc: MarkedDocument, root: Path) -> Iterator[Problem
         why = f"{shown(binary)} is not a Packer (its file name has no 'packer')"
     elif "/" in binary and not Path(binary).is_absolute():
         why = f"{binary} is a relative path; name a command on PATH or an absolute path"
-    elif Path(binary).is_absolute() and _stays_in(Path(binary), root):
+    elif Path(binary).is_absolute() and inside(Path(binary), root):
         why = f"{binary} lies inside the project, where a pull request could put a program"
     else:
         return
@@ -275,13 +275,6 @@ def _packer_binary_problems(doc: MarkedDocument, root: Path) -> Iterator[Problem
         ("packer", "binary"),
         f"{why}; install Packer outside the project and name it here",
     )
-
-
-def _stays_in(path: Path, root: Path) -> bool:
-    try:
-        return path.resolve().is_relative_to(root)
-    except (OSError, RuntimeError):  # a loop of symbolic links
-        return False
 
 
 def _smoke_test_settings(data: Mapping[str, Any]) -> SmokeTestSettings:

@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bakery.lineage.records import Status
 from bakery.lineage.sqlite.store import SqliteStore
-from tests.support.project import REPO
+from tests.support.project import start_bakery
 
 pytestmark = pytest.mark.usefixtures("packer_binary")
 
 
 def test_two_concurrent_bakes_build_each_recipe_once(samples_on_emulator: Path) -> None:
     root = samples_on_emulator
-    env = {**os.environ, "PYTHONPATH": str(REPO), "BAKERY_LOCAL": "1"}
-    runs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bakery", "bake", "--all", "--json"],
-            cwd=root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    runs = [start_bakery(root, "bake", "--all", "--json") for _ in range(2)]
     results = []
     for run in runs:
         out, err = run.communicate(timeout=300)

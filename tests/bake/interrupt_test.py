@@ -7,10 +7,7 @@ local emulator, so the command runs exactly as a user starts it.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +17,7 @@ import pytest
 from bakery.lineage.records import Status
 from bakery.lineage.sqlite.store import SqliteStore
 from bakery.local import launcher
-from tests.support.project import FAKE_PACKER, REPO, ProjectFactory
+from tests.support.project import FAKE_PACKER, ProjectFactory, start_bakery
 
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
@@ -46,20 +43,13 @@ def project(make_project: ProjectFactory) -> Iterator[Path]:
 def test_ctrl_c_cancels_running_builds_waits_for_cleanup_and_exits_130(project: Path) -> None:
     log = project / "fake.jsonl"
     (project / "plan.json").write_text(json.dumps({"*": {"result": "hang"}}))
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "BAKERY_LOCAL": "1",
-        "BAKERY_FAKE_PACKER_PLAN": str(project / "plan.json"),
-        "BAKERY_FAKE_PACKER_LOG": str(log),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bakery", "bake", "--all", "--json"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = start_bakery(
+        project,
+        "bake",
+        "--all",
+        "--json",
+        BAKERY_FAKE_PACKER_PLAN=str(project / "plan.json"),
+        BAKERY_FAKE_PACKER_LOG=str(log),
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

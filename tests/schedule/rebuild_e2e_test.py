@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.emulator import move_base, use_demo_base
-from tests.support.project import REPO, call_bakery, run_bakery
+from tests.support.project import call_bakery, run_bakery, start_bakery
 
 pytestmark = pytest.mark.usefixtures("packer_binary")
 
@@ -55,18 +52,7 @@ def test_moved_base_rebuilds_exactly_its_chain_once_even_with_two_runners(
         "base moved" in reason and newer in reason for reason in entries["al2023-base"]["reasons"]
     )
     assert report["order"] == ["al2023-base", "cis-hardened", "web", "worker"]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "BAKERY_LOCAL": "1"}
-    runs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bakery", "rebuild", "--stale", "--json"],
-            cwd=project,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    runs = [start_bakery(project, "rebuild", "--stale", "--json") for _ in range(2)]
     for run in runs:
         out, err = run.communicate(timeout=300)
         assert run.returncode == 0, err

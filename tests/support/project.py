@@ -28,13 +28,29 @@ def packer_available() -> bool:
     return shutil.which("packer") is not None
 
 
+def bakery_environment(**extra: str) -> dict[str, str]:
+    """The environment a user's `python -m bakery` gets here: this checkout, local mode."""
+    return {**os.environ, "PYTHONPATH": str(REPO), "BAKERY_LOCAL": "1", **extra}
+
+
+def start_bakery(root: Path, *args: str, **extra_env: str) -> subprocess.Popen[str]:
+    """Start the bakery command line in local mode, as a user does, without waiting for it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bakery", *args],
+        cwd=root,
+        env=bakery_environment(**extra_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def run_bakery(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the bakery command line in local mode, the way a user does."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "BAKERY_LOCAL": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "bakery", *args],
         cwd=root,
-        env=env,
+        env=bakery_environment(),
         capture_output=True,
         text=True,
         check=False,
