@@ -280,6 +280,13 @@ def _iam_args(parser: argparse.ArgumentParser) -> None:
         choices=("bake", "rebuild", "plan", "prune", "promote", "lifecycle", "reap", "all"),
         help="commands the job runs (repeatable; default: all)",
     )
+    parser.add_argument(
+        "--keys-by-alias",
+        action="store_true",
+        help="name KMS keys given by alias with kms:ResourceAliases instead of resolving each "
+        "alias to its key's ARN (no AWS call; follows an alias that is moved to another key)",
+    )
+    _local_flag(parser)
     _json_flag(parser)
 
 

@@ -4,8 +4,9 @@ Every statement is scoped by what bakery knows from bakery.yaml and the recipes 
 roles it assumes and passes, the KMS keys it encrypts with, the SSM parameters it reads, its
 table and topic, and the tags it puts on what it makes (`bakery:managed`, `bakery:build-id`,
 `bakery:purpose`). `Resource: "*"` is left only on calls AWS authorises on no resource
-(Describe*, GetCommandInvocation); each such statement says so. docs/scheduling.md
-("Permissions") explains each statement to users.
+(Describe*, GetCommandInvocation); each such statement says so. An Allow names every resource
+type its action is authorised on; a rule about one of them (the instance a launch starts) is a
+Deny on that one alone. docs/scheduling.md ("Permissions") explains each statement to users.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ BUILD_ID = "bakery:build-id"  # on the builder instance and volumes (run_tags), 
 PURPOSE, SMOKE_TEST = "bakery:purpose", "smoke-test"  # bakery.aws.smoke
 CHANNEL_PARAMETERS = "arn:aws:ssm:*:*:parameter/bakery/*"  # bakery.aws.channels.CHANNEL_PREFIX
 PUBLIC_PARAMETERS = "arn:aws:ssm:*:*:parameter/aws/service/*"
-RUN_SHELL_SCRIPT = "arn:aws:ssm:*::document/AWS-RunShellScript"  # AWS-owned: no account
+# AWS-owned documents have no account in their ARN; `*` matches the empty one.
+RUN_SHELL_SCRIPT = "arn:aws:ssm:*:*:document/AWS-RunShellScript"
 # Packer's temporary key pair is `packer_<uuid>` (temporary_key_pair_name, not set by bakery).
 PACKER_KEY_PAIRS = "arn:aws:ec2:*:*:key-pair/packer_*"
 # What encrypting an image, or an encrypted copy, with a customer managed key needs.
@@ -53,7 +55,7 @@ class Scope:
     role_arns: tuple[str, ...] = ()  # aws.accounts.*.role_arn: AssumeRole
     build_profiles: tuple[str, ...] = ()  # recipes' build.iam_instance_profile (name or ARN)
     test_profiles: tuple[str, ...] = ()  # test.iam_instance_profile
-    kms_keys: tuple[tuple[str, str], ...] = ()  # (region, key id, alias or ARN)
+    kms_keys: tuple[tuple[str, str], ...] = ()  # (region, key id, key ARN or alias)
     source_parameters: tuple[str, ...] = ()  # recipes' source.ssm_parameter names
     trusted_owners: tuple[str, ...] = ("amazon", "self")
 
@@ -107,9 +109,13 @@ def _owners(scope: Scope) -> list[str]:
 
 
 def _statement(
-    sid: str, actions: Sequence[str], resources: str | Sequence[str], condition: Any = None
+    sid: str,
+    actions: Sequence[str],
+    resources: str | Sequence[str],
+    condition: Any = None,
+    effect: str = "Allow",
 ) -> Statement:
-    statement: Statement = {"Sid": sid, "Effect": "Allow", "Action": list(actions)}
+    statement: Statement = {"Sid": sid, "Effect": effect, "Action": list(actions)}
     statement["Resource"] = resources if isinstance(resources, str) else list(resources)
     if condition:
         statement["Condition"] = condition
@@ -196,24 +202,68 @@ def _read_parameters(scope: Scope, actions: Sequence[str] = ()) -> Statement:
     )
 
 
-def _launch(scope: Scope) -> list[Statement]:
-    """RunInstances, resource type by resource type (each is authorised on its own)."""
+# Every resource type RunInstances is authorised on (each one on its own, against every
+# statement); the subnet, security group and network interface a recipe or the default VPC
+# gives carry no tag or owner bakery knows, and Packer's key pair has its temporary name.
+LAUNCH_RESOURCES = (
+    *IMAGES,
+    INSTANCES,
+    _ec2("volume"),
+    _ec2("network-interface"),
+    _ec2("security-group"),
+    _ec2("subnet"),
+    PACKER_KEY_PAIRS,
+)
+
+
+def _launch(scope: Scope) -> Statement:
+    """RunInstances from images of the trusted owners (bakery's own among them).
+
+    ec2:Owner is a key of the image and its snapshots only, so `IfExists` leaves the other
+    resources of the launch to the statement's ARNs; which instances may start at all is the
+    Deny of `_launch_guard`.
+    """
+    owners = sorted({*_owners(scope), "${aws:PrincipalAccount}"})
+    return _statement(
+        "LaunchFromTrustedImages",
+        ["ec2:RunInstances"],
+        LAUNCH_RESOURCES,
+        {"StringEqualsIfExists": {"ec2:Owner": owners}},
+    )
+
+
+# What a new instance (and its volumes) must be launched with, by part: a builder its
+# bakery:build-id (Packer's run_tags), a smoke test its bakery:purpose. Each is a condition
+# under which the launch is *refused*; the guard refuses a launch that meets none of them.
+_LAUNCH_TAGS: Mapping[str, tuple[str, str, str]] = {
+    "bake": ("Null", f"aws:RequestTag/{BUILD_ID}", "true"),
+    "test": ("StringNotEquals", f"aws:RequestTag/{PURPOSE}", SMOKE_TEST),
+}
+
+
+def _launch_guard(parts: Sequence[str]) -> list[Statement]:
+    """Deny launching an instance or volume without the tags of one of `parts`' launches.
+
+    IAM authorises a launch resource by resource: the request's tags are on the instance and
+    its volumes, not on the image or subnet, so the tag rule cannot sit in the statement that
+    allows the launch (every resource type in one statement, as linters expect) and is a Deny
+    on the new instance and volumes instead. Conditions of one statement all hold for it to
+    apply: "no build id and not a smoke test".
+    """
+    rules = [_LAUNCH_TAGS[part] for part in parts if part in _LAUNCH_TAGS]
+    if not rules:
+        return []
+    condition: dict[str, dict[str, str]] = {}
+    for operator, key, value in rules:
+        condition.setdefault(operator, {})[key] = value
     return [
-        # Sources of the trusted owners, and bakery's own images (parents, smoke tests).
         _statement(
-            "LaunchFromTrustedImages",
+            "LaunchOnlyTaggedInstances",
             ["ec2:RunInstances"],
-            IMAGES,
-            {"StringEquals": {"ec2:Owner": _owners(scope)}},
-        ),
-        _statement("LaunchFromManagedImages", ["ec2:RunInstances"], IMAGES, _IS_MANAGED),
-        # Where an instance runs: no tag or owner is known of the subnet and security group
-        # a recipe or the default VPC gives; Packer's key pair has its temporary name.
-        _statement(
-            "LaunchIntoNetwork",
-            ["ec2:RunInstances"],
-            [_ec2("network-interface"), _ec2("security-group"), _ec2("subnet"), PACKER_KEY_PAIRS],
-        ),
+            [INSTANCES, _ec2("volume")],
+            condition,
+            effect="Deny",
+        )
     ]
 
 
@@ -278,23 +328,24 @@ def _bake(scope: Scope) -> list[Statement]:
             "*",
         ),
         _read_parameters(scope),
-        # The builder instance and its volumes carry run_tags (bakery:build-id) from launch.
-        _statement(
-            "LaunchTaggedBuilder",
-            ["ec2:RunInstances"],
-            [INSTANCES, _ec2("volume")],
-            {"Null": {f"aws:RequestTag/{BUILD_ID}": "false"}},
-        ),
-        *_launch(scope),
+        _launch(scope),
         _statement(
             "StopAndEndBuilders",
             ["ec2:StopInstances", "ec2:TerminateInstances"],
             INSTANCES,
             _HAS_BUILD_ID,
         ),
-        _statement("ImageTheBuilder", ["ec2:CreateImage"], INSTANCES, _HAS_BUILD_ID),
-        # New images and snapshots have no tags to condition on (Packer tags them afterwards).
-        _statement("MakeImages", ["ec2:CreateImage", "ec2:CopyImage"], IMAGES),
+        # New images and snapshots have no tags to condition on (Packer tags them afterwards);
+        # the instance imaged is only a builder (the Deny below).
+        _statement("ImageTheBuilder", ["ec2:CreateImage"], [*IMAGES, INSTANCES]),
+        _statement(
+            "ImageOnlyBuilders",
+            ["ec2:CreateImage"],
+            INSTANCES,
+            {"Null": {f"aws:ResourceTag/{BUILD_ID}": "true"}},
+            effect="Deny",
+        ),
+        _statement("CopyImages", ["ec2:CopyImage"], IMAGES),
         _statement("PackerKeyPair", ["ec2:CreateKeyPair", "ec2:DeleteKeyPair"], PACKER_KEY_PAIRS),
         # Packer 1.6 does not tag its temporary security group: no condition can single it out.
         _statement(
@@ -373,26 +424,22 @@ def _statements(part: str, scope: Scope) -> list[Statement]:
             _statement(
                 "DescribeForBuilds", ["ec2:DescribeInstances", "ec2:DescribeInstanceStatus"], "*"
             ),
-            _statement(
-                "LaunchSmokeTest",
-                ["ec2:RunInstances"],
-                [INSTANCES, _ec2("volume")],
-                {"StringEquals": {f"aws:RequestTag/{PURPOSE}": SMOKE_TEST}},
-            ),
-            *_launch(scope),
+            _launch(scope),
             _statement(
                 "EndSmokeTests",
                 ["ec2:TerminateInstances"],
                 INSTANCES,
                 {"StringEquals": {f"aws:ResourceTag/{PURPOSE}": SMOKE_TEST}},
             ),
+            # The shell-script document on instances; only smoke tests (the Deny below).
+            _statement("SendRunShellScript", ["ssm:SendCommand"], [INSTANCES, RUN_SHELL_SCRIPT]),
             _statement(
-                "SendCommandToSmokeTests",
+                "SendCommandOnlyToSmokeTests",
                 ["ssm:SendCommand"],
                 INSTANCES,
-                {"StringEquals": {f"ssm:resourceTag/{PURPOSE}": SMOKE_TEST}},
+                {"StringNotEquals": {f"ssm:resourceTag/{PURPOSE}": SMOKE_TEST}},
+                effect="Deny",
             ),
-            _statement("SendRunShellScript", ["ssm:SendCommand"], RUN_SHELL_SCRIPT),
             # GetCommandInvocation is authorised on no resource.
             _statement("ReadCommandResults", ["ssm:GetCommandInvocation"], "*"),
             *_pass_role("PassSmokeTestRole", scope.test_profiles),
@@ -509,6 +556,8 @@ def policy(commands: Iterable[str], scope: Scope | None = None) -> dict[str, Any
     create_actions = sorted({a for part in parts for a in _CREATE_ACTIONS.get(part, ())})
     if create_actions:
         _merge(merged, _tag_at_creation(create_actions))
+    for statement in _launch_guard(parts):
+        _merge(merged, statement)
     return {"Version": "2012-10-17", "Statement": [merged[sid] for sid in sorted(merged)]}
 
 

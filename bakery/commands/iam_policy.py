@@ -1,14 +1,16 @@
-"""`bakery iam-policy [--for bake|rebuild|plan|prune|promote|lifecycle|reap|all]`."""
+"""`bakery iam-policy [--for bake|...|all] [--keys-by-alias] [--local]`."""
 
 from __future__ import annotations
 
 import argparse
 
-from bakery.commands import print_json, project_of
+from bakery.commands import gateway_of, print_json, project_of
 
 
 def run(args: argparse.Namespace) -> int:
     from bakery.aws.iam_policy import Scope, policy
+    from bakery.aws.keys import is_alias, resolve_key_aliases
+    from bakery.aws.session import AwsError
     from bakery.config.catalog import load_catalog
 
     project = project_of(args)
@@ -22,6 +24,16 @@ def run(args: argparse.Namespace) -> int:
         if recipe.build.encrypted and recipe.build.kms_key_id:
             keys.add((recipe.region, recipe.build.kms_key_id))
         keys |= set(recipe.distribute.kms_key_ids.items())
+    if not args.keys_by_alias and any(is_alias(key) for _, key in keys):
+        # Pin each alias to its key's ARN: exact, and what policy linters can check.
+        try:
+            keys = set(resolve_key_aliases(gateway_of(args, project), keys))
+        except AwsError as error:
+            raise AwsError(
+                f"{error}; give the key's ARN in bakery.yaml or the recipe, or pass "
+                "--keys-by-alias to name it by alias",
+                error.code,
+            ) from error
     test_profile = project.smoke_test.iam_instance_profile
     scope = Scope(
         table=table,
