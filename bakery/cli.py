@@ -382,6 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0) if exit_.code in (0, None) else EXIT_USAGE
     debug = args.debug or os.environ.get("BAKERY_DEBUG") == "1"
+    restore = _sigterm_as_interrupt()
     try:
         name = _MODULES.get(args.command, args.command)
         module = importlib.import_module(f"bakery.commands.{name}")
@@ -412,6 +413,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+    finally:
+        restore()
+
+
+def _sigterm_as_interrupt() -> Callable[[], object]:
+    """SIGTERM (CI cancellation, `docker stop`, `kill`) takes Ctrl-C's path in every command.
+
+    Commands with work to wind down (bake, rebuild, test) handle both signals themselves
+    (bakery.ui.interrupts); the others stop with KeyboardInterrupt, as on Ctrl-C.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def _output_closed() -> int:

@@ -17,7 +17,13 @@ BOUNDARIES = {
     "boto3": ("bakery.aws.session", "bakery.local"),
     "botocore": ("bakery.aws.session", "bakery.local"),
     "moto": ("bakery.local",),
-    "subprocess": ("bakery.packer.binary", "bakery.config.git", "bakery.local"),
+    "subprocess": (
+        "bakery.packer.binary",
+        "bakery.packer.guard",
+        "bakery.config.git",
+        "bakery.local",
+    ),
+    "psutil": ("bakery.bake.leases",),
 }
 
 
@@ -133,3 +139,18 @@ def test_the_test_tree_mirrors_the_packages() -> None:
             assert "from tests." not in text.replace("from tests.support", ""), (
                 f"{test.relative_to(tests)} imports another test file: share through tests/support"
             )
+
+
+def test_the_packer_guard_runs_on_the_standard_library_alone() -> None:
+    # It is started as a script (python -I guard.py) for every build: no bakery, no packages.
+    tree = ast.parse((PACKAGE / "packer" / "guard.py").read_text())
+    imported = {
+        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+        if not (isinstance(node, ast.ImportFrom) and node.module == "__future__")
+    }
+    import sys
+
+    assert imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)

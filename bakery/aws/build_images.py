@@ -22,6 +22,10 @@ class BuildImages(Protocol):
         """Return the newest available, not revoked image of `recipe` with `input_hash`."""
         ...
 
+    def of_build(self, region: str, build_id: str) -> list[str]:
+        """Return the images Packer tagged with `build_id` (an interrupted build's, say)."""
+        ...
+
     def settle(self, region: str, ami_id: str, tags: Mapping[str, str]) -> tuple[str, ...]:
         """Wait for the image to be available, tag it and its snapshots; return snapshot ids."""
         ...
@@ -42,6 +46,10 @@ class AwsBuildImages:
         )
         usable = [image for image in found if REVOKED_TAG not in tags_of(image)]
         return str(usable[0]["ImageId"]) if usable else None
+
+    def of_build(self, region: str, build_id: str) -> list[str]:
+        found = find_images(self.gateway, region, {"bakery:build-id": build_id})
+        return sorted(str(image["ImageId"]) for image in found)
 
     def settle(self, region: str, ami_id: str, tags: Mapping[str, str]) -> tuple[str, ...]:
         image = wait_available(self.gateway, region, ami_id)

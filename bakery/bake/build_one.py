@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
 
 from bakery.aws.facts import SourceInfo
 from bakery.bake.bake_plan import PlannedRecipe
@@ -29,6 +28,7 @@ from bakery.lineage.records import (
     new_build_id,
 )
 from bakery.packer import binary as packer
+from bakery.packer.guard import LOG_FAILED
 from bakery.packer.output import OutputState, classify_failure, cross_check, read_manifest
 from bakery.render.build_folder import ami_name, write
 from bakery.render.input_hash import input_hash, sha256_hex
@@ -175,9 +175,12 @@ def _run_packer(
     now: datetime,
 ) -> dict[str, str]:
     from tenacity import (
+        RetryCallState,
         Retrying,
         retry_if_exception_type,
         stop_after_attempt,
+        stop_any,
+        stop_before_delay,
         wait_exponential_jitter,
     )
 
@@ -195,26 +198,48 @@ def _run_packer(
     if ctx.local:
         assert ctx.endpoint_url is not None
         variables["endpoint_url"] = ctx.endpoint_url
+    # The build's timeout holds for all of its attempts together: Packer's SDK retries a
+    # throttled call for minutes, and a whole-build retry must not multiply that.
+    deadline = time.monotonic() + recipe.build.timeout_seconds
+
+    def before_retry(retry_state: RetryCallState) -> None:
+        outcome = retry_state.outcome
+        reason = str(outcome.exception()) if outcome is not None else "?"
+        number = retry_state.attempt_number + 1
+        text = f"attempt {number} of {settings.attempts} after a transient failure: {reason}"
+        ctx.progress.step(recipe.name, text)
+        _log_note(ctx, recipe, log_path, text)
+
     attempts = Retrying(
         retry=retry_if_exception_type(TransientBuildError),
-        stop=stop_after_attempt(settings.attempts),
+        # no attempt starts that the timeout (counting the backoff before it) leaves no time for
+        stop=stop_any(
+            stop_after_attempt(settings.attempts),
+            stop_before_delay(recipe.build.timeout_seconds),
+        ),
         # Exponential backoff from retry_delay, with up to as much again of random jitter.
         wait=wait_exponential_jitter(
             multiplier=settings.retry_delay_seconds,
             max=settings.retry_delay_seconds * 8,
             jitter=settings.retry_delay_seconds,
         ),
+        before_sleep=before_retry,
         reraise=True,
     )
-    with log_path.open("a", encoding="utf-8") as log:
-        for attempt in attempts:
-            with attempt:
-                number = attempt.retry_state.attempt_number
-                if number > 1:
-                    ctx.progress.step(recipe.name, f"attempt {number} of {settings.attempts}")
-                    log.write(f"# bakery: attempt {number} of {settings.attempts}\n")
-                return _packer_once(ctx, recipe, record, template, variables, log)
+    for attempt in attempts:
+        with attempt:
+            left = max(0.0, deadline - time.monotonic())
+            return _packer_once(ctx, recipe, record, template, variables, log_path, left)
     raise AssertionError("unreachable")
+
+
+def _log_note(ctx: BakeContext, recipe: Recipe, log_path: Path, text: str) -> None:
+    """Add bakery's own line to the build log; a log that cannot be written fails nothing."""
+    try:
+        with log_path.open("a", encoding="utf-8") as log:
+            log.write(f"# bakery: {text}\n")
+    except OSError as error:
+        ctx.progress.note(f"{recipe.name}: cannot write its build log {log_path}: {error}")
 
 
 def _packer_once(
@@ -223,12 +248,18 @@ def _packer_once(
     record: BuildRecord,
     template: Path,
     variables: Mapping[str, str],
-    log: TextIO,
+    log_path: Path,
+    timeout: float,
 ) -> dict[str, str]:
     state = OutputState()
 
     def on_line(line: str) -> None:
-        log.write(line + "\n")
+        if line.startswith(LOG_FAILED):
+            ctx.progress.note(
+                f"{recipe.name}: cannot write its build log {record.log_path}: "
+                f"{line.removeprefix(LOG_FAILED)}; the build goes on"
+            )
+            return
         state.feed(line)
         ctx.progress.step(recipe.name, state.step)
 
@@ -239,9 +270,11 @@ def _packer_once(
         template,
         variables,
         env=ctx.packer_env,
+        log=log_path,
         on_line=on_line,
         cancel=ctx.cancel,
-        timeout=recipe.build.timeout_seconds,
+        abort=ctx.abort,
+        timeout=timeout,
         grace=ctx.catalog.project.bake.cancel_grace_seconds,
     )
     if run.cancelled:
@@ -251,16 +284,36 @@ def _packer_once(
             f"timed out after {recipe.build.timeout}; Packer was asked to clean up its instance "
             f"(log: {record.log_path})"
         )
+    where = f" during {state.step!r}" if state.step else ""
+    if run.signal is not None:
+        raise BakeryError(
+            f"packer was killed by signal {run.signal} ({_signal_name(run.signal)}){where}; "
+            f"its instance may be left: run `bakery reap` (log: {record.log_path})"
+        )
     if run.returncode != 0:
         reason = "; ".join(state.errors[-3:]) or f"packer exited with {run.returncode}"
         if classify_failure("\n".join(state.errors)) == "transient":
             raise TransientBuildError(reason)
         raise BakeryError(f"packer build failed: {reason} (log: {record.log_path})")
+    if not state.artifact_ids and not state.amis and not manifest.exists():
+        raise BakeryError(
+            f"packer exited {run.returncode} without an artifact{where} (a process of its "
+            f"tree was killed, or it stopped early); see the log: {record.log_path}"
+        )
     entry = read_manifest(manifest)
     mismatch = cross_check(entry.amis, state.amis) + state.problems
     if mismatch:
         raise BakeryError(f"Packer's manifest and output disagree: {'; '.join(mismatch)}")
     return dict(entry.amis)
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"
 
 
 def _finish_images(

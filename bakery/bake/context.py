@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -12,10 +10,10 @@ from pathlib import Path
 
 from bakery.aws.build_images import AwsBuildImages, BuildImages
 from bakery.aws.session import AwsSettings, Gateway
-from bakery.bake.leases import new_holder
+from bakery.bake.leases import new_holder, process_gone
 from bakery.config.catalog import Catalog
 from bakery.config.git import GitState, git_state
-from bakery.lineage.records import BuildRecord, iso_utc, new_build_id
+from bakery.lineage.records import BuildRecord, RegionImage, iso_utc, new_build_id
 from bakery.lineage.store import LineageStore
 from bakery.packer import binary as packer
 from bakery.render.build_folder import TemplateDialect
@@ -36,7 +34,8 @@ class BakeContext:
     local: bool = False
     endpoint_url: str | None = None
     packer_env: Mapping[str, str] = field(default_factory=dict)
-    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel: threading.Event = field(default_factory=threading.Event)  # stop, cleaning up
+    abort: threading.Event = field(default_factory=threading.Event)  # stop now (a 2nd signal)
     holder: str = field(default_factory=new_holder)  # this runner, for leases
     started_id: str = field(default_factory=new_build_id)  # later builds are of this run's time
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -49,18 +48,15 @@ class BakeContext:
 def make_context(
     catalog: Catalog, settings: AwsSettings, store: LineageStore, progress: Progress
 ) -> BakeContext:
-    """Make what a bake needs; builds left running by a dead process become abandoned."""
+    """Make what a bake needs; builds left running by a dead process become interrupted."""
     project = catalog.project
     found = packer.version(project.packer_binary)
     dialect = packer.dialect_of(found) if project.dialect == "auto" else project.dialect
-    for record in store.mark_abandoned(_alive, iso_utc()):
-        progress.note(
-            f"{record.recipe}: build {record.build_id} was left running by a "
-            "process that is gone; marked abandoned"
-        )
+    images = AwsBuildImages(Gateway(settings))
+    record_interrupted(store, images, progress)
     return BakeContext(
         catalog=catalog,
-        images=AwsBuildImages(Gateway(settings)),
+        images=images,
         store=store,
         progress=progress,
         dialect=dialect,
@@ -95,13 +91,22 @@ def packer_env(settings: AwsSettings) -> dict[str, str]:
     return env
 
 
+def record_interrupted(store: LineageStore, images: BuildImages, progress: Progress) -> None:
+    """Record `interrupted` the builds of this host whose bakery process ended, with their images.
+
+    Packer may have made the image before bakery died: found by its build-id tag, it is
+    recorded on the build (so lineage, prune and reap know it), not left unknown.
+    """
+    for record in store.mark_interrupted(_alive, iso_utc()):
+        made = images.of_build(record.region, record.build_id)
+        if made:
+            store.add_images(record.build_id, [RegionImage(record.region, ami) for ami in made])
+        progress.note(
+            f"{record.recipe}: build {record.build_id} was left running by a process that "
+            f"ended; recorded interrupted{' with ' + ', '.join(made) if made else ''}"
+        )
+
+
 def _alive(record: BuildRecord) -> bool:
-    if record.host != socket.gethostname() or record.pid is None:
-        return True  # another machine's build: not ours to judge
-    try:
-        os.kill(record.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    started = datetime.fromisoformat(record.started_at).timestamp() if record.started_at else None
+    return not process_gone(record.host, record.pid, started)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-from collections.abc import Callable, Sequence
-from types import FrameType
+from collections.abc import Sequence
 
 from bakery.aws.facts import SourceInfo
 from bakery.bake.bake_plan import PlannedRecipe
@@ -16,12 +13,19 @@ from bakery.bake.leases import holding
 from bakery.bake.scheduler import run_tree
 from bakery.config.recipe import Recipe
 from bakery.render.input_hash import input_hash
-from bakery.ui.progress import Progress
+from bakery.ui.interrupts import forward_interrupts
 
 
 def run_builds(ctx: BakeContext, planned: Sequence[PlannedRecipe], jobs: int) -> list[Outcome]:
-    """Execute a plan; Ctrl-C asks running builds to clean up instead of killing them."""
-    restore = _forward_interrupts(ctx.cancel, ctx.progress)
+    """Execute a plan; Ctrl-C or SIGTERM asks running builds to clean up, not to die at once."""
+    restore = forward_interrupts(
+        ctx.cancel,
+        ctx.progress.note,
+        "asking running builds to clean up (their instances, key pairs and security groups); "
+        "waiting for them (again to stop them at once)",
+        ctx.abort,
+        "stopping running builds now; their instances may be left: run `bakery reap`",
+    )
     try:
         return execute(ctx, planned, jobs)
     finally:
@@ -122,20 +126,3 @@ def _build_leased(
                 ctx, recipe, existing, f"built meanwhile by another runner as {existing}"
             )
         return build_recipe(ctx, recipe, item, source, parent_build)
-
-
-def _forward_interrupts(cancel: threading.Event, progress: Progress) -> Callable[[], object]:
-    """On Ctrl-C, ask every running Packer to clean up instead of dying at once."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if not cancel.is_set():
-            cancel.set()
-            progress.note(
-                "interrupted: asking running builds to clean up (their instances, key pairs "
-                "and security groups); waiting for them"
-            )
-
-    previous = signal.signal(signal.SIGINT, handler)
-    return lambda: signal.signal(signal.SIGINT, previous)

@@ -1,4 +1,10 @@
-"""Hold a recipe's lease while building it, so concurrent runners never build it twice."""
+"""Hold a recipe's lease while building it, so concurrent runners never build it twice.
+
+A holder names its runner: host, process id, the process's start time and a random part. A
+lease whose holder ran on this host and whose process has ended (or whose pid now belongs to a
+later process) is taken over at once; a holder on another host cannot be judged from here and
+is waited for until its lease expires.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +20,52 @@ from bakery.lineage.store import LineageStore
 
 
 def new_holder() -> str:
-    """Name this runner: host, pid and a random part (two runs of one process differ)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    """Name this runner: host, pid, start time and a random part (each run differs)."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{process_started(pid) or 0:.2f}:{secrets.token_hex(4)}"
+
+
+def process_started(pid: int) -> float | None:
+    """When process `pid` started (epoch seconds), or None if there is no such process."""
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return None
+    except psutil.Error:
+        return 0.0  # there, but unreadable (another user's): taken to be alive
+
+
+def process_gone(host: str | None, pid: int | None, started_by: float | None) -> bool:
+    """Whether the process `pid` on `host`, running at `started_by`, has certainly ended.
+
+    False for another host (not ours to judge) or an unknown pid. A process that started after
+    `started_by` (one second of slack for clock rounding) is another one, given the same pid.
+    """
+    if host != socket.gethostname() or not pid:
+        return False
+    started = process_started(pid)
+    if started is None:
+        return True
+    return bool(started and started_by and started > started_by + 1)
+
+
+def holder_gone(holder: str) -> bool:
+    """Whether a lease holder ran on this host and its process has ended."""
+    parts = holder.split(":")
+    if len(parts) < 3 or not parts[1].isdigit():
+        return False
+    start = float(parts[2]) if len(parts) == 4 and _is_number(parts[2]) else None
+    return process_gone(parts[0], int(parts[1]), start)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 @contextmanager
@@ -33,25 +83,39 @@ def holding(
     """Wait for and hold the recipe's lease; yield False if cancelled before it was ours.
 
     While held, a thread renews it every third of `ttl`. A lease whose holder stopped renewing
-    is taken over once expired, and the takeover is reported through `note`.
+    is taken over once expired, one whose holder's process ended on this host at once; the
+    lease keeps whom it was taken from, and the takeover is reported through `note`.
     """
     waited = False
     while True:
-        lease = store.acquire_lease(recipe, holder, ttl, clock())
+        now = clock()
+        lease = store.acquire_lease(recipe, holder, ttl, now)
+        current = store.lease(recipe) if lease is None else None
+        if current is not None and holder_gone(current.holder):
+            lease = store.acquire_lease(recipe, holder, ttl, now, gone=current.holder)
+            if lease is not None:
+                note(
+                    f"{recipe}: took over the lease of {current.holder} at once: its process "
+                    "on this host has ended"
+                )
+                break
         if lease is not None:
+            if lease.took_over_from:
+                note(
+                    f"{recipe}: took over the lease of {lease.took_over_from}, which stopped "
+                    "renewing it"
+                )
             break
-        if not waited:
-            current = store.lease(recipe)
+        if not waited and current is not None:
+            left = max(0, round(current.expires_at - now))
             note(
-                f"{recipe}: another runner ({current.holder if current else '?'}) is building "
-                "it; waiting for its result"
+                f"{recipe}: another runner ({current.holder}) is building it; waiting for its "
+                f"result (its lease expires in {left // 60}m {left % 60:02d}s unless renewed)"
             )
             waited = True
         if cancel.wait(poll):
             yield False
             return
-    if lease.took_over_from:
-        note(f"{recipe}: took over the lease of {lease.took_over_from}, which stopped renewing it")
     stop = threading.Event()
     renewer = threading.Thread(
         target=_renew,

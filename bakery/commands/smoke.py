@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import textwrap
 import threading
-from collections.abc import Callable
 from dataclasses import asdict
-from types import FrameType
 
 from bakery.commands import gateway_of, print_json, project_of, store_of
 from bakery.config.catalog import load_catalog
 from bakery.errors import EXIT_CANCELLED
 from bakery.lifecycle.smoke import SmokeTestError, resolve_image_ref, smoke_test
 from bakery.lineage.records import SmokeTest
+from bakery.ui.interrupts import forward_interrupts
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
                 f"tests of {recipe.file} (version {recipe.version})"
             )
         cancel = threading.Event()
-        restore = _forward_interrupts(cancel)
+        restore = forward_interrupts(
+            cancel, _note, "stopping the tests and terminating the test instance"
+        )
         try:
             result = smoke_test(
                 gateway, store, record, recipe, project.smoke_test, cancel, note=_note
@@ -71,17 +71,3 @@ def _report(result: SmokeTest, as_json: bool, *, show_error: bool = True) -> Non
 
 def _note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def _forward_interrupts(cancel: threading.Event) -> Callable[[], object]:
-    """On Ctrl-C, stop the tests and terminate the instance instead of dying at once."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if not cancel.is_set():
-            cancel.set()
-            _note("interrupted: stopping the tests and terminating the test instance")
-
-    previous = signal.signal(signal.SIGINT, handler)
-    return lambda: signal.signal(signal.SIGINT, previous)

@@ -22,10 +22,20 @@ class Status(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
-    ABANDONED = "abandoned"
+    INTERRUPTED = "interrupted"  # the bakery process running it ended (killed, machine lost)
+    ABANDONED = "abandoned"  # what bakery before 0.4 called INTERRUPTED; read, never written
 
 
-FINISHED = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.ABANDONED})
+FINISHED = frozenset(
+    {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.INTERRUPTED, Status.ABANDONED}
+)
+
+
+def interrupted_reason(record: BuildRecord) -> str:
+    """What is known of a build whose bakery process ended while it ran."""
+    where = f"pid {record.pid} on {record.host}" if record.pid else "its bakery process"
+    log = f"; its log keeps what Packer wrote: {record.log_path}" if record.log_path else ""
+    return f"interrupted: {where} ended while it ran{log}"
 
 
 def iso_utc(moment: datetime | None = None) -> str:
@@ -70,7 +80,7 @@ class BuildRecord:
     git_dirty: bool = False
     template_sha256: str | None = None
     log_path: str | None = None
-    pid: int | None = None  # of the bakery process that runs it, to detect abandoned builds
+    pid: int | None = None  # of the bakery process that runs it, to detect interrupted builds
     host: str | None = None
     error: str | None = None
     images: tuple[RegionImage, ...] = field(default_factory=tuple)
@@ -140,7 +150,7 @@ class Lease:
     """A runner's claim on building a recipe, kept alive by renewing it before it expires."""
 
     recipe: str
-    holder: str  # host:pid:random, unique per runner
+    holder: str  # host:pid:start:random, unique per runner (bakery.bake.leases)
     acquired_at: float  # epoch seconds
     expires_at: float
-    took_over_from: str | None = None  # the holder whose lease had expired
+    took_over_from: str | None = None  # the holder whose lease expired, or whose process ended

@@ -63,10 +63,10 @@ class LineageStore(Protocol):
         """Return the builds whose parent build is `build_id`, newest first."""
         ...
 
-    def mark_abandoned(
+    def mark_interrupted(
         self, is_alive: Callable[[BuildRecord], bool], ended_at: str
     ) -> list[BuildRecord]:
-        """Mark running builds that `is_alive` says are dead as abandoned; return them."""
+        """Mark running builds that `is_alive` says are dead as interrupted; return them."""
         ...
 
     def add_images(self, build_id: str, images: Sequence[RegionImage]) -> None:
@@ -105,8 +105,14 @@ class LineageStore(Protocol):
         """Return the accounts a build's images are (or were, when removed) shared with."""
         ...
 
-    def acquire_lease(self, recipe: str, holder: str, ttl: float, now: float) -> Lease | None:
-        """Take the lease of a recipe (or an expired one); None while another holds it."""
+    def acquire_lease(
+        self, recipe: str, holder: str, ttl: float, now: float, gone: str | None = None
+    ) -> Lease | None:
+        """Take the lease of a recipe if it is free, ours, expired, or held by `gone`.
+
+        `gone` is a holder the caller found dead (its process ended on this host): its lease
+        is taken over at once, but only if it still holds it (compare-and-swap).
+        """
         ...
 
     def renew_lease(self, recipe: str, holder: str, ttl: float, now: float) -> bool:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -114,6 +114,11 @@ class BuildRun:
     timed_out: bool
     seconds: float
 
+    @property
+    def signal(self) -> int | None:
+        """The signal that ended Packer (the guard exits 128+N then), if one did."""
+        return self.returncode - 128 if 128 < self.returncode < 160 else None
+
 
 def build(
     binary: str,
@@ -121,16 +126,22 @@ def build(
     variables: Mapping[str, str],
     *,
     env: Mapping[str, str],
+    log: Path,
     on_line: Callable[[str], None],
     cancel: threading.Event,
     timeout: float,
     grace: float,
+    abort: threading.Event | None = None,
 ) -> BuildRun:
-    """Run `packer build -machine-readable` in the template's folder, line by line.
+    """Run `packer build -machine-readable` in the template's folder under its guard.
 
-    Over `timeout`, or once `cancel` is set, Packer gets SIGINT so it removes its instance,
-    key pair and security group; SIGTERM follows after `grace` seconds, SIGKILL after another.
+    The guard (`bakery.packer.guard`) writes each line to `log` as it comes and passes it to
+    `on_line`. Over `timeout`, or once `cancel` is set, Packer gets SIGINT so it removes its
+    instance, key pair and security group; SIGTERM follows after `grace` seconds, SIGKILL after
+    another, or at once when `abort` is set. If bakery dies, the guard stops Packer itself.
     """
+    from bakery.packer import guard
+
     path = shutil.which(binary)
     if path is None:
         raise PackerError(f"{binary}: not found on PATH; {INSTALL_HINT}")
@@ -138,12 +149,15 @@ def build(
     args += [f"-var={key}={value}" for key, value in variables.items()]
     args.append(template.name)
     started = time.monotonic()
+    command = [sys.executable, "-I", guard.__file__, "--log", str(log), "--grace", str(grace)]
     try:
-        # A session of its own: Ctrl-C in the terminal reaches bakery, which forwards it.
+        # Sessions of their own: Ctrl-C in the terminal, or a signal to bakery's process
+        # group, reaches bakery, which orders the guard; the guard outlives a killed bakery.
         process = subprocess.Popen(
-            args,
+            [*command, "--", *args],
             cwd=template.parent,
             env=dict(env),
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -154,69 +168,53 @@ def build(
         raise PackerError(f"{binary}: cannot run: {error}; {INSTALL_HINT}") from error
     state = {"cancelled": False, "timed_out": False}
     watchdog = threading.Thread(
-        target=_watch, args=(process, cancel, started + timeout, grace, state), daemon=True
+        target=_watch,
+        args=(process, cancel, abort or threading.Event(), started + timeout, state),
+        daemon=True,
     )
     watchdog.start()
     assert process.stdout is not None
-    for line in process.stdout:
-        on_line(line.rstrip("\n"))
+    try:
+        for line in process.stdout:
+            on_line(line.rstrip("\n"))
+    except BaseException:
+        _order(process, guard.KILL if abort is not None and abort.is_set() else guard.STOP)
+        raise
     returncode = process.wait()
-    if state["cancelled"] or state["timed_out"]:
-        watchdog.join(timeout=5)  # it is stopping Packer; otherwise it ends at its next look
-
+    watchdog.join(timeout=5)
+    if process.stdin is not None:
+        process.stdin.close()
     return BuildRun(returncode, state["cancelled"], state["timed_out"], time.monotonic() - started)
+
+
+def _order(process: subprocess.Popen[str], what: str) -> None:
+    """Give the guard an order; a guard that has ended needs none."""
+    try:
+        assert process.stdin is not None
+        process.stdin.write(what + "\n")
+        process.stdin.flush()
+    except (BrokenPipeError, OSError, ValueError):
+        pass
 
 
 def _watch(
     process: subprocess.Popen[str],
     cancel: threading.Event,
+    abort: threading.Event,
     deadline: float,
-    grace: float,
     state: dict[str, bool],
 ) -> None:
+    from bakery.packer import guard
+
     while process.poll() is None:
         if cancel.wait(0.1) or time.monotonic() > deadline:
             state["cancelled" if cancel.is_set() else "timed_out"] = True
+            _order(process, guard.STOP)
             break
-    else:
-        return
-    # Packer runs itself as a child that alone reacts to SIGINT: signal the whole group, until
-    # all of it has ended (a process Packer started may outlive it, holding its output open).
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
+    while process.poll() is None:
+        if abort.wait(0.1):
+            _order(process, guard.KILL)
             return
-        deadline = time.monotonic() + grace
-        while process.poll() is None or _group_runs(process.pid):
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(0.05)
-        else:
-            return
-
-
-def _group_runs(group: int) -> bool:
-    """Tell whether a process of GROUP still runs; a zombie does not (orphans may stay ones)."""
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():
-        return True  # no /proc (macOS): trust kill(2), which counts zombies too
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue  # it ended meanwhile
-        # state and process group follow the command name, which may hold spaces or ")"
-        state, _, pgrp = text[text.rindex(")") + 2 :].split()[:3]
-        if int(pgrp) == group and state != "Z":
-            return True
-    return False
 
 
 def build_environment(extra: Mapping[str, str]) -> dict[str, str]:

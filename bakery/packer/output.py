@@ -32,6 +32,9 @@ _TRANSIENT = re.compile(
     r"RequestLimitExceeded|Throttling|Rate exceeded|InsufficientInstanceCapacity"
     r"|(?i:timeout (?:while )?waiting for)|ResourceNotReady: exceeded wait attempts"
     r"|InternalError|ServiceUnavailable|\bUnavailable\b"
+    # the AWS SDK's network errors: the request may never have reached AWS
+    r"|RequestError: send request failed|(?i:connection reset by peer|connection refused)"
+    r"|(?i:i/o timeout)|(?i:TLS handshake timeout)|(?i:unexpected EOF)"
 )
 
 
@@ -238,5 +241,6 @@ def cross_check(manifest: dict[str, str], machine: dict[str, str]) -> list[str]:
 
 
 def classify_failure(text: str) -> Literal["transient"] | None:
-    """Return "transient" when a failure is worth retrying (throttling, capacity, timeouts)."""
+    """Return "transient" when a failure is worth retrying (throttling, capacity, timeouts,
+    network errors of Packer's AWS calls)."""
     return "transient" if _TRANSIENT.search(text) else None

@@ -141,13 +141,14 @@ def bench(make_project: ProjectFactory) -> Callable[..., Bench]:
         recipes: dict[str, str],
         timeline: dict[str, dict[str, Any]],
         attempts: int = 3,
+        retry_delay: str = "0s",
         transient_once: bool = True,
         binary: Path = FAKE_PACKER,
         extra_env: dict[str, str] | None = None,
     ) -> Bench:
         project = (
             f"packer: {{binary: {binary}, dialect: '1.6'}}\n"
-            f"bake: {{attempts: {attempts}, retry_delay: 0s, cancel_grace: 5s}}\n"
+            f"bake: {{attempts: {attempts}, retry_delay: {retry_delay}, cancel_grace: 5s}}\n"
         )
         root = make_project(
             {f"recipes/{name}.yaml": text for name, text in recipes.items()}, project
@@ -278,7 +279,7 @@ def test_transient_failure_is_retried_and_succeeds(bench: Callable[..., Bench]) 
     assert outcome.result == "succeeded"
     assert [e["event"] for e in run.events()].count("start") == 2
     assert (
-        "attempt 2 of 3"
+        "# bakery: attempt 2 of 3 after a transient failure: "
         in (
             run.root
             / (
@@ -302,6 +303,21 @@ def test_transient_failure_gives_up_after_the_configured_attempts(
     assert outcome.result == "failed"
     assert "RequestLimitExceeded" in outcome.detail
     assert [e["event"] for e in run.events()].count("start") == 2
+
+
+def test_no_attempt_starts_that_the_build_timeout_leaves_no_time_for(
+    bench: Callable[..., Bench],
+) -> None:
+    # The backoff before a second attempt (an hour) is past the build's timeout (ten minutes).
+    run = bench(
+        {"base": recipe("base", timeout="10m")},
+        {"base": {"result": "transient"}},
+        retry_delay="1h",
+    )
+    outcome = run.bake()["base"]
+    assert outcome.result == "failed"
+    assert "RequestLimitExceeded" in outcome.detail
+    assert [e["event"] for e in run.events()].count("start") == 1
 
 
 def test_other_failures_are_not_retried(bench: Callable[..., Bench]) -> None:

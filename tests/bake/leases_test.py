@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
-from bakery.bake.leases import holding, new_holder
+from bakery.bake.leases import holder_gone, holding, new_holder, process_started
 from bakery.lineage.sqlite.store import SqliteStore
 
 
@@ -70,3 +75,61 @@ def test_a_held_lease_is_renewed_while_held(tmp_path: Path) -> None:
         later = store.lease("web")
         assert first is not None and later is not None
         assert later.expires_at > first.expires_at
+
+
+def dead_holder() -> str:
+    """The holder a process of this host had, which has ended."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = process_started(child.pid)
+    child.wait()
+    return f"{socket.gethostname()}:{child.pid}:{started:.2f}:dead"
+
+
+def test_the_lease_of_an_ended_process_on_this_host_is_taken_over_at_once(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "db")
+    gone = dead_holder()
+    assert store.acquire_lease("web", gone, 3600, now=time.time())  # live for an hour
+    notes: list[str] = []
+    with holding(
+        store, "web", new_holder(), ttl=60, cancel=threading.Event(), note=notes.append
+    ) as ours:
+        assert ours
+        lease = store.lease("web")
+        assert lease is not None and lease.took_over_from == gone
+    assert notes == [
+        f"web: took over the lease of {gone} at once: its process on this host has ended"
+    ]
+
+
+def test_who_is_gone_by_host_pid_and_start_time() -> None:
+    host, pid = socket.gethostname(), os.getpid()
+    started = process_started(pid)
+    assert started
+    assert not holder_gone(new_holder())  # this very runner
+    assert not holder_gone(f"{host}:{pid}:{started:.2f}:x")
+    assert holder_gone(f"{host}:{pid}:{started - 3600:.2f}:x")  # the pid now is a later process
+    assert holder_gone(dead_holder())
+    assert not holder_gone(f"elsewhere:{pid}:0.00:x")  # another host: not ours to judge
+    assert not holder_gone(f"{host}:{pid}:x")  # an older holder without start time, alive
+    assert not holder_gone("ghost")
+
+
+def test_a_runner_on_another_host_is_waited_for_with_the_time_left(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "db")
+    now = 1_000_000.0
+    assert store.acquire_lease("web", "elsewhere:1:0.00:x", 150, now=now)
+    cancel = threading.Event()
+    notes: list[str] = []
+
+    def note(text: str) -> None:
+        notes.append(text)
+        cancel.set()
+
+    with holding(store, "web", "me", ttl=60, cancel=cancel, note=note, clock=lambda: now) as ours:
+        assert not ours
+    assert notes == [
+        "web: another runner (elsewhere:1:0.00:x) is building it; waiting for its result "
+        "(its lease expires in 2m 30s unless renewed)"
+    ]

@@ -23,6 +23,7 @@ from bakery.lineage.records import (
     Share,
     SmokeTest,
     Status,
+    interrupted_reason,
 )
 from bakery.lineage.sqlite.store import SqliteStore
 from bakery.lineage.store import LineageStore
@@ -30,7 +31,6 @@ from tests.support.records import T0, east, make_record, succeeded
 from tests.support.stores import another_runner, dynamodb_store, location, moto_gateway, race
 
 NO_SUCH_BUILD = "01HNOSUCHBUILD000000000000"
-GONE = "the bakery process running it is gone"
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
@@ -237,10 +237,10 @@ def test_children_are_the_builds_made_from_a_build(store: LineageStore) -> None:
     assert store.children(NO_SUCH_BUILD) == []
 
 
-# Changes to recorded builds: mark_abandoned, add_images, mark_removed, set_revoked
+# Changes to recorded builds: mark_interrupted, add_images, mark_removed, set_revoked
 
 
-def test_mark_abandoned_marks_only_running_builds_whose_process_is_gone(
+def test_mark_interrupted_marks_only_running_builds_whose_process_is_gone(
     store: LineageStore,
 ) -> None:
     alive, dead, done = (make_record(at=T0 + i, pid=1 + (i > 0)) for i in range(3))
@@ -253,24 +253,26 @@ def test_mark_abandoned_marks_only_running_builds_whose_process_is_gone(
         asked.append(record)
         return record.pid == 1
 
-    marked = store.mark_abandoned(is_alive, "2024-01-02T00:00:00+00:00")
+    marked = store.mark_interrupted(is_alive, "2024-01-02T00:00:00+00:00")
     assert sorted(ids(asked)) == sorted(ids([alive, dead]))  # only running builds are asked
-    assert marked == [dead.finished(Status.ABANDONED, "2024-01-02T00:00:00+00:00", error=GONE)]
+    reason = interrupted_reason(dead)
+    assert reason.startswith(f"interrupted: pid {dead.pid} on {dead.host} ended while it ran")
+    assert marked == [dead.finished(Status.INTERRUPTED, "2024-01-02T00:00:00+00:00", error=reason)]
     assert store.get(alive.build_id) == alive
     assert store.get(done.build_id) == succeeded(done, east("ami-1"))
-    assert store.builds(status=Status.ABANDONED) == marked
-    assert store.mark_abandoned(lambda r: r.pid == 1, "2024-01-03T00:00:00+00:00") == []
+    assert store.builds(status=Status.INTERRUPTED) == marked
+    assert store.mark_interrupted(lambda r: r.pid == 1, "2024-01-03T00:00:00+00:00") == []
 
 
-def test_mark_abandoned_keeps_an_error_already_recorded(store: LineageStore) -> None:
+def test_mark_interrupted_keeps_an_error_already_recorded(store: LineageStore) -> None:
     record = make_record(pid=2, error="interrupted by SIGTERM")
     store.start(record)
-    marked = store.mark_abandoned(lambda r: False, "2024-01-02T00:00:00+00:00")
-    assert marked == [record.finished(Status.ABANDONED, "2024-01-02T00:00:00+00:00")]
+    marked = store.mark_interrupted(lambda r: False, "2024-01-02T00:00:00+00:00")
+    assert marked == [record.finished(Status.INTERRUPTED, "2024-01-02T00:00:00+00:00")]
     assert marked[0].error == "interrupted by SIGTERM"
 
 
-def test_mark_abandoned_leaves_a_build_that_finished_after_it_looked(store: LineageStore) -> None:
+def test_mark_interrupted_leaves_a_build_that_finished_after_it_looked(store: LineageStore) -> None:
     record = make_record(pid=2)
     store.start(record)
     done = succeeded(record, east("ami-1"))
@@ -279,7 +281,7 @@ def test_mark_abandoned_leaves_a_build_that_finished_after_it_looked(store: Line
         store.finish(done)  # its runner finishes it between the listing and the marking
         return False
 
-    assert store.mark_abandoned(finishes_meanwhile, "2024-01-02T00:00:00+00:00") == []
+    assert store.mark_interrupted(finishes_meanwhile, "2024-01-02T00:00:00+00:00") == []
     assert store.get(record.build_id) == done
 
 
@@ -429,6 +431,17 @@ def test_an_expired_lease_is_its_holders_until_another_takes_it(store: LineageSt
     assert store.renew_lease("web", "slow", 10, now=50.0)  # late, but nobody took it
     assert store.lease("web") == Lease("web", "slow", 0.0, 60.0)
     assert store.acquire_lease("web", "me", 10, now=55.0) is None
+
+
+def test_a_live_lease_is_taken_over_only_from_the_holder_named_gone(store: LineageStore) -> None:
+    assert store.acquire_lease("web", "vm:1:0:a", 60, T0) is not None
+    assert store.acquire_lease("web", "vm:2:0:b", 60, T0 + 1, gone="vm:9:0:z") is None
+    taken = store.acquire_lease("web", "vm:2:0:b", 60, T0 + 1, gone="vm:1:0:a")
+    assert taken == Lease("web", "vm:2:0:b", T0 + 1, T0 + 61, took_over_from="vm:1:0:a")
+    assert store.lease("web") == taken
+    # the one it was taken from can no longer renew or take it back as gone's
+    assert not store.renew_lease("web", "vm:1:0:a", 60, T0 + 2)
+    assert store.acquire_lease("web", "vm:3:0:c", 60, T0 + 2, gone="vm:1:0:a") is None
 
 
 def test_a_lease_is_per_recipe(store: LineageStore) -> None:

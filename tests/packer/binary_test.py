@@ -152,6 +152,7 @@ def run_stand_in(
                     template,
                     {"source_ami": "ami-1"},
                     env=env,
+                    log=tmp_path / "build.log",
                     on_line=on_line,
                     cancel=cancel,
                     timeout=timeout,
@@ -196,7 +197,7 @@ def test_a_packer_that_ignores_sigint_gets_sigterm_after_the_grace(tmp_path: Pat
 def test_a_packer_that_ignores_sigint_and_sigterm_is_killed(tmp_path: Path) -> None:
     stopped = run_stand_in(tmp_path, leader_ignores="SIGINT,SIGTERM")
     assert stopped.signals == {"leader": ["SIGINT", "SIGTERM"], "child": []}
-    assert stopped.run.returncode == -signal.SIGKILL
+    assert stopped.run.returncode == 128 + signal.SIGKILL
     assert (stopped.run.cancelled, stopped.run.timed_out) == (True, False)
 
 
@@ -205,7 +206,7 @@ def test_a_grandchild_that_ignores_both_is_killed_with_its_parent(tmp_path: Path
         tmp_path, leader_ignores="SIGINT,SIGTERM", child_ignores="SIGINT,SIGTERM"
     )
     assert stopped.signals == {"leader": ["SIGINT", "SIGTERM"], "child": ["SIGINT", "SIGTERM"]}
-    assert stopped.run.returncode == -signal.SIGKILL
+    assert stopped.run.returncode == 128 + signal.SIGKILL
     assert ends(stopped.pids["child"])  # it ignored the others: SIGKILL ended it
 
 
@@ -245,8 +246,126 @@ def test_a_missing_packer_is_a_packer_error(tmp_path: Path) -> None:
             tmp_path / "x.pkr.hcl",
             {},
             env={},
+            log=tmp_path / "build.log",
             on_line=lambda line: None,
             cancel=threading.Event(),
             timeout=60,
             grace=GRACE,
         )
+
+
+def test_the_log_holds_each_line_as_packer_writes_it(tmp_path: Path) -> None:
+    seen: list[str] = []
+    log = tmp_path / "build.log"
+
+    def on_line(line: str) -> None:
+        seen.append(log.read_text())  # read while the build still runs
+
+    env = {**os.environ, "STANDIN_LOG": str(tmp_path / "signals.log"), "STANDIN_EXIT": "0"}
+    template = tmp_path / "x.pkr.hcl"
+    template.write_text("")
+    with signals_held():
+        run = build(
+            str(stand_in(tmp_path)),
+            template,
+            {},
+            env=env,
+            log=log,
+            on_line=on_line,
+            cancel=threading.Event(),
+            timeout=3600,
+            grace=GRACE,
+        )
+    assert run.returncode == 0
+    # each line is in the log before bakery reads it (the next may be there already)
+    assert seen[0].startswith("ready\n") and seen[1] == "ready\ndone\n"
+
+
+def test_a_second_signal_kills_at_once(tmp_path: Path) -> None:
+    # Packer ignores SIGINT and SIGTERM, and the grace is an hour: only `abort` can end it.
+    log = tmp_path / "signals.log"
+    env = {
+        **os.environ,
+        "STANDIN_LOG": str(log),
+        "STANDIN_LEADER_IGNORES": "SIGINT,SIGTERM",
+    }
+    template = tmp_path / "x.pkr.hcl"
+    template.write_text("")
+    cancel, abort = threading.Event(), threading.Event()
+
+    def on_line(line: str) -> None:
+        cancel.set()
+        while "leader SIGINT" not in log.read_text():  # the first order arrived
+            time.sleep(0.02)
+        abort.set()
+
+    result: list[BuildRun] = []
+
+    def work() -> None:
+        with signals_held():
+            result.append(
+                build(
+                    str(stand_in(tmp_path)),
+                    template,
+                    {},
+                    env=env,
+                    log=tmp_path / "build.log",
+                    on_line=on_line,
+                    cancel=cancel,
+                    abort=abort,
+                    timeout=3600,
+                    grace=3600,
+                )
+            )
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(HANG_GUARD)
+    assert not worker.is_alive(), "abort did not end the build"
+    assert result[0].returncode == 128 + signal.SIGKILL
+    assert "leader SIGTERM" not in log.read_text()
+
+
+BAKERY_STAND_IN = textwrap.dedent(
+    """\
+    import sys, threading
+    from pathlib import Path
+    from bakery.packer.binary import build
+
+    folder = Path(sys.argv[1])
+    build(
+        str(folder / "packer"), folder / "x.pkr.hcl", {}, env=dict(__import__("os").environ),
+        log=folder / "build.log", on_line=lambda line: print(line, flush=True),
+        cancel=threading.Event(), timeout=3600, grace=60,
+    )
+    """
+)
+
+
+def test_packer_dies_with_a_killed_bakery_after_cleaning_up(tmp_path: Path) -> None:
+    import subprocess
+
+    stand_in(tmp_path)
+    (tmp_path / "x.pkr.hcl").write_text("")
+    signals = tmp_path / "signals.log"
+    env = {**os.environ, "STANDIN_LOG": str(signals), "STANDIN_CHILD_IGNORES": ""}
+    bakery = subprocess.Popen(
+        [sys.executable, "-c", BAKERY_STAND_IN, str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert bakery.stdout is not None
+    assert bakery.stdout.readline() == "ready\n"
+    bakery.kill()  # SIGKILL: nothing of bakery runs to clean up
+    bakery.wait()
+    pids = {
+        who: int(rest[0])
+        for who, what, *rest in (line.split() for line in signals.read_text().splitlines())
+        if what == "pid"
+    }
+    assert ends(pids["leader"]) and ends(pids["child"])
+    got = [line for line in signals.read_text().splitlines() if "pid" not in line]
+    assert sorted(got) == ["child SIGINT", "leader SIGINT"]  # asked to clean up, not killed
+    assert (tmp_path / "build.log").read_text() == "ready\n"

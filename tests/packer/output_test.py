@@ -242,6 +242,14 @@ def test_read_manifest_picks_a_named_build_of_a_multi_build_run(tmp_path: Path) 
         "InternalError: An internal error has occurred",
         "ServiceUnavailable: The service is unavailable",
         "Unavailable: try again",
+        # the AWS SDK for Go's network errors, as Packer prints them
+        "Error creating AMI: RequestError: send request failed\ncaused by: Post "
+        '"https://ec2.us-east-1.amazonaws.com/": read tcp 10.0.0.2:51234->52.94.0.1:443: '
+        "read: connection reset by peer",
+        'RequestError: send request failed caused by: Post "http://127.0.0.1:5000/": dial tcp '
+        "127.0.0.1:5000: connect: connection refused",
+        "dial tcp: lookup ec2.us-east-1.amazonaws.com: i/o timeout",
+        "net/http: TLS handshake timeout",
     ],
 )
 def test_classify_failure_finds_transient_failures(text: str) -> None:

@@ -30,6 +30,13 @@ class FakeBuildImages:
                 return ami
         return None
 
+    def of_build(self, region: str, build_id: str) -> list[str]:
+        return sorted(
+            ami
+            for (where, ami), tags in self.tags.items()
+            if where == region and tags.get("bakery:build-id") == build_id
+        )
+
     def settle(self, region: str, ami_id: str, tags: Mapping[str, str]) -> tuple[str, ...]:
         self.tags[(region, ami_id)] = dict(tags)
         return (f"snap-{ami_id[4:]}",)

@@ -31,7 +31,7 @@ TEMPLATE_SHA256 = sha256_hex(b"the rendered amazon-ebs template")
 GIT_COMMIT = hashlib.sha1(b"the commit the project was built from").hexdigest()
 PACKER_VERSION = "1.11.2"
 PID = 4242
-# Not this machine: the bake's abandoned-build check leaves builds of other hosts alone.
+# Not this machine: the bake's interrupted-build check leaves builds of other hosts alone.
 HOST = "builder-1.example.internal"
 
 

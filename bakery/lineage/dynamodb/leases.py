@@ -13,10 +13,10 @@ from bakery.lineage.records import Lease
 ATTEMPTS = 10  # reads and conditional writes before giving up to a lease that keeps changing
 
 # Take the lease only if it is still what we read (compare-and-swap), and only if that was
-# ours or expired: two runners that read the same expired lease cannot both take it over.
+# ours, expired, or a holder's found gone: two runners that read one lease cannot both take it.
 _UNCHANGED = (
     "#holder = :old_holder AND #expires_at = :old_expires_at "
-    "AND (#holder = :holder OR #expires_at <= :now)"
+    "AND (#holder = :holder OR #expires_at <= :now OR #holder = :gone)"
 )
 
 
@@ -25,11 +25,21 @@ class LeaseItems:
 
     table: Table
 
-    def acquire_lease(self, recipe: str, holder: str, ttl: float, now: float) -> Lease | None:
-        """Take the lease of a recipe (or an expired one); None while another holds it."""
+    def acquire_lease(
+        self, recipe: str, holder: str, ttl: float, now: float, gone: str | None = None
+    ) -> Lease | None:
+        """Take the lease of a recipe if it is free, ours, expired, or held by `gone`.
+
+        `gone` is a holder the caller found dead (its process ended on this host): its lease
+        is taken over at once, but only if it still holds it (compare-and-swap).
+        """
         for _ in range(ATTEMPTS):
             current = self.lease(recipe)
-            if current is not None and current.holder != holder and current.expires_at > now:
+            if (
+                current is not None
+                and current.holder not in (holder, gone)
+                and current.expires_at > now
+            ):
                 return None
             took_over = current.holder if current and current.holder != holder else None
             lease = Lease(recipe, holder, now, now + ttl, took_over)
@@ -44,6 +54,7 @@ class LeaseItems:
                         old_expires_at=current.expires_at,
                         holder=holder,
                         now=now,
+                        gone=gone or holder,
                     )
             except ConditionFailed:
                 continue  # another runner wrote it after we read it: look again

@@ -23,7 +23,7 @@ a write by a moment (DynamoDB: typically well under a second). The AMI lookup is
 not an index, so a build is found by its AMI the moment it finishes.
 
 Conditional writes keep runners apart: `start` only if the build is new, `finish` and
-`mark_abandoned` only while it runs, leases by compare-and-swap (see dynamodb_leases). A refused
+`mark_interrupted` only while it runs, leases by compare-and-swap (see dynamodb_leases). A refused
 condition becomes a one-line BakeryError. The store keeps no mutable state: the boto3 client is
 safe to share between threads.
 """
@@ -46,12 +46,12 @@ from bakery.lineage.dynamodb.table import (
     check_op,
     put_op,
 )
-from bakery.lineage.records import BuildRecord, RegionImage, Status
+from bakery.lineage.records import BuildRecord, RegionImage, Status, interrupted_reason
 
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
-_ABANDON = (
-    "SET #status = :abandoned, #ended_at = :at, #error = if_not_exists(#error, :gone), "
+_INTERRUPT = (
+    "SET #status = :interrupted, #ended_at = :at, #error = if_not_exists(#error, :gone), "
     "GSI3PK = :index"
 )
 _BUILD_AND_IMAGES = "PK = :pk AND SK BETWEEN :build AND :images_end"
@@ -210,22 +210,22 @@ class DynamoStore(LifecycleItems, LeaseItems):
         """Return the builds whose parent build is `build_id`, newest first."""
         return self._index("GSI2", f"PARENT#{build_id}")
 
-    def mark_abandoned(
+    def mark_interrupted(
         self, is_alive: Callable[[BuildRecord], bool], ended_at: str
     ) -> list[BuildRecord]:
-        """Mark running builds that `is_alive` says are dead as abandoned; return them."""
+        """Mark running builds that `is_alive` says are dead as interrupted; return them."""
         dead = [r for r in self.builds(status=Status.RUNNING) if not is_alive(r)]
         marked: list[BuildRecord] = []
         for record in dead:
             try:
                 self.table.update(
                     items.build_key(record.build_id),
-                    _ABANDON,
+                    _INTERRUPT,
                     "#status = :running",
-                    abandoned=Status.ABANDONED.value,
+                    interrupted=Status.INTERRUPTED.value,
                     at=ended_at,
-                    gone="the bakery process running it is gone",
-                    index=f"STATUS#{Status.ABANDONED.value}",
+                    gone=interrupted_reason(record),
+                    index=f"STATUS#{Status.INTERRUPTED.value}",
                     running=Status.RUNNING.value,
                 )
             except ConditionFailed:

@@ -21,11 +21,17 @@ class LeaseTable:
     def _transaction(self, write: bool = True) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
 
-    def acquire_lease(self, recipe: str, holder: str, ttl: float, now: float) -> Lease | None:
-        """Take the lease of a recipe (or an expired one); None while another holds it."""
+    def acquire_lease(
+        self, recipe: str, holder: str, ttl: float, now: float, gone: str | None = None
+    ) -> Lease | None:
+        """Take the lease of a recipe if it is free, ours, expired, or held by `gone`.
+
+        `gone` is a holder the caller found dead (its process ended on this host): its lease
+        is taken over at once, but only if it still holds it (compare-and-swap).
+        """
         with self._transaction() as db:
             row = db.execute("SELECT * FROM leases WHERE recipe = ?", (recipe,)).fetchone()
-            if row is not None and row["holder"] != holder and row["expires_at"] > now:
+            if row is not None and row["holder"] not in (holder, gone) and row["expires_at"] > now:
                 return None
             took_over = row["holder"] if row is not None and row["holder"] != holder else None
             lease = Lease(recipe, holder, now, now + ttl, took_over)

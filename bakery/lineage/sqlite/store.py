@@ -19,7 +19,7 @@ from typing import Any, Self
 
 from bakery.aws.facts import SourceInfo
 from bakery.errors import BakeryError
-from bakery.lineage.records import BuildRecord, RegionImage, Status
+from bakery.lineage.records import BuildRecord, RegionImage, Status, interrupted_reason
 from bakery.lineage.sqlite import leases, lifecycle
 
 BUSY_TIMEOUT_MS = 30_000
@@ -284,20 +284,19 @@ class SqliteStore(lifecycle.LifecycleTables, leases.LeaseTable):
         """Return the builds whose parent build is `build_id`, newest first."""
         return self._select("parent_build_id = ?", (build_id,))
 
-    def mark_abandoned(
+    def mark_interrupted(
         self, is_alive: Callable[[BuildRecord], bool], ended_at: str
     ) -> list[BuildRecord]:
-        """Mark running builds that `is_alive` says are dead as abandoned; return them."""
+        """Mark running builds that `is_alive` says are dead as interrupted; return them."""
         # is_alive runs outside any transaction: it may be slow, or read this store itself.
         dead = [r for r in self.builds(status=Status.RUNNING) if not is_alive(r)]
         marked: list[str] = []
         with self._transaction() as db:
             for record in dead:
                 cursor = db.execute(
-                    "UPDATE builds SET status = 'abandoned', ended_at = ?, "
-                    "error = COALESCE(error, 'the bakery process running it is gone') "
-                    "WHERE build_id = ? AND status = 'running'",
-                    (ended_at, record.build_id),
+                    "UPDATE builds SET status = 'interrupted', ended_at = ?, "
+                    "error = COALESCE(error, ?) WHERE build_id = ? AND status = 'running'",
+                    (ended_at, interrupted_reason(record), record.build_id),
                 )
                 if cursor.rowcount:  # unless it finished after we looked
                     marked.append(record.build_id)
