@@ -23,7 +23,7 @@ BOUNDARIES = {
         "bakery.config.git",
         "bakery.local",
     ),
-    "psutil": ("bakery.bake.leases",),
+    "psutil": ("bakery.lineage.leases",),
 }
 
 

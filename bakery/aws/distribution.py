@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,22 +33,77 @@ def source_image(gateway: Gateway, region: str, ami_id: str) -> Image:
     return image
 
 
+def copy_token(build_id: str, ami_id: str, target_region: str) -> str:
+    """The CopyImage client token of one build's copy to one region (64 characters at most).
+
+    The same copy always gets the same token, so EC2 answers a retried or repeated CopyImage
+    with the copy it already made instead of making a second one.
+    """
+    return hashlib.sha256(f"{build_id}:{ami_id}:{target_region}".encode()).hexdigest()[:64]
+
+
+def find_copy(gateway: Gateway, region: str, name: str) -> str | None:
+    """Return the image of this account named `name` in `region`, in any state but gone.
+
+    AMI names are unique per account and region, so this finds a copy whose CopyImage answer
+    was lost, or whose tags never arrived.
+    """
+    ec2 = gateway.client("ec2", region)
+    with calling("ec2", "DescribeImages", region, name):
+        found = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [name]}])[
+            "Images"
+        ]
+    alive = [image for image in found if image.get("State") not in ("deregistered", "failed")]
+    return str(alive[0]["ImageId"]) if alive else None
+
+
 def copy_image(
-    gateway: Gateway, source_region: str, ami_id: str, target_region: str, kms_key_id: str | None
+    gateway: Gateway,
+    source_region: str,
+    ami_id: str,
+    target_region: str,
+    kms_key_id: str | None,
+    *,
+    token: str,
+    tags: Mapping[str, str],
 ) -> str:
-    """Start an encrypted copy of an image in another region; return the new AMI id."""
+    """Start an encrypted copy of an image in another region; return the new AMI id.
+
+    Idempotent: the client token makes EC2 return the first copy on a repeat, and a copy that
+    exists by name (a lost answer, a token EC2 no longer remembers) is returned, not doubled.
+    The tags are given at creation, image and snapshots, so a copy is never untagged.
+    """
     image = source_image(gateway, source_region, ami_id)
+    name = image.get("Name") or ami_id
+    existing = find_copy(gateway, target_region, name)
+    if existing is not None:
+        return existing
+    listed = [{"Key": key, "Value": value} for key, value in tags.items()]
     arguments: dict[str, object] = {
         "SourceImageId": ami_id,
         "SourceRegion": source_region,
-        "Name": image.get("Name") or ami_id,
+        "Name": name,
         "Description": image.get("Description", ""),
         "Encrypted": True,
+        "ClientToken": token,
+        "TagSpecifications": [
+            {"ResourceType": "image", "Tags": listed},
+            {"ResourceType": "snapshot", "Tags": listed},
+        ],
     }
     if kms_key_id:
         arguments["KmsKeyId"] = kms_key_id
-    with calling("ec2", "CopyImage", target_region, f"{ami_id} from {source_region}"):
-        copied = gateway.client("ec2", target_region).copy_image(**arguments)
+    try:
+        with calling("ec2", "CopyImage", target_region, f"{ami_id} from {source_region}"):
+            copied = gateway.client("ec2", target_region).copy_image(**arguments)
+    except AwsError as error:
+        if error.code != "InvalidAMIName.Duplicate":
+            raise
+        # the first CopyImage went through but its answer was lost: that is our copy
+        found = find_copy(gateway, target_region, name)
+        if found is None:
+            raise
+        return found
     return str(copied["ImageId"])
 
 

@@ -538,6 +538,7 @@ GROUPS: Mapping[str, tuple[str, ...]] = {
 _CREATE_ACTIONS = {
     "bake": ("RunInstances", "CreateImage", "CopyImage", "CreateKeyPair", "CreateSecurityGroup"),
     "test": ("RunInstances",),
+    "copy": ("CopyImage",),  # bakery's copies carry their tags from creation
 }
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from bakery.aws.build_images import AwsBuildImages, BuildImages
 from bakery.aws.session import AwsSettings, Gateway
-from bakery.bake.leases import new_holder, process_gone
 from bakery.config.catalog import Catalog
 from bakery.config.git import GitState, git_state
+from bakery.lineage.leases import new_holder, process_gone
 from bakery.lineage.records import BuildRecord, RegionImage, iso_utc, new_build_id
 from bakery.lineage.store import LineageStore
 from bakery.packer import binary as packer

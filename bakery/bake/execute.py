@@ -9,9 +9,9 @@ from bakery.bake.bake_plan import PlannedRecipe
 from bakery.bake.build_one import Outcome, build_recipe
 from bakery.bake.context import BakeContext
 from bakery.bake.decisions import Action
-from bakery.bake.leases import holding
 from bakery.bake.scheduler import run_tree
 from bakery.config.recipe import Recipe
+from bakery.lineage.leases import holding
 from bakery.render.input_hash import input_hash
 from bakery.ui.interrupts import forward_interrupts
 

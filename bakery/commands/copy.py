@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from bakery.commands import gateway_of, print_json, project_of, store_of
 from bakery.config.catalog import load_catalog
-from bakery.errors import UsageError
+from bakery.errors import EXIT_FAILED, UsageError, safe_message
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +30,17 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.json:
         print_json([vars(result) for result in results])
+    failed = [result for result in results if result.error]
+    for result in failed:
+        made = f" (the copy {result.ami_id} is recorded)" if result.ami_id else ""
+        print(
+            f"bakery: error: copy to {result.region} failed{made}: {safe_message(result.error)}; "
+            "rerun the same command to finish it",
+            file=sys.stderr,
+        )
     for result in results if not args.json else ():
+        if result.error:
+            continue
         verb = "copied to" if result.copied else "already in"
         print(
             f"{record.recipe} {record.version} ({record.build_id}): {verb} "
@@ -42,4 +53,4 @@ def run(args: argparse.Namespace) -> int:
                 f"  not shared with {', '.join(result.withheld)}: no longer in share_allowlist "
                 "of bakery.yaml"
             )
-    return 0
+    return EXIT_FAILED if failed else 0

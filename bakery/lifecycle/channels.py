@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,12 +16,18 @@ from bakery.errors import BakeryError
 from bakery.lifecycle.distribute import unshare_build
 from bakery.lifecycle.gates import fallback, promotion_problems, revoke_reason_problem
 from bakery.lifecycle.refs import who
+from bakery.lineage.leases import holding, new_holder
 from bakery.lineage.queries import descendants
 from bakery.lineage.records import BuildRecord, Promotion, RegionImage, iso_utc
 from bakery.lineage.store import LineageStore
 
 # A gateway for another account (AssumeRole), for channels that serve other accounts too.
 AccountGateway = Callable[[str], Gateway]
+CHANNEL_LEASE_TTL = 60.0  # seconds; renewed every third while a channel is being moved
+
+
+def note_to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,33 @@ def _point(
     accounts: AccountGateway | None,
 ) -> Promotion:
     store.check_writable()  # the channel moves in AWS only if the store can record it
+    # One writer per channel at a time, across processes and machines (the lease of builds):
+    # the history read, the writes in AWS and the record happen together, so the store, the
+    # parameters and the channel tags agree, and each promotion's previous is the one before.
+    key = f"{record.recipe} channel {channel.name}"
+    with holding(
+        store,
+        key,
+        new_holder(),
+        ttl=CHANNEL_LEASE_TTL,
+        cancel=threading.Event(),
+        note=note_to_stderr,
+        poll=0.2,
+        doing="moving the channel",
+    ):
+        return _point_held(gateway, store, project, record, channel, action, note, accounts)
+
+
+def _point_held(
+    gateway: Gateway,
+    store: LineageStore,
+    project: Project,
+    record: BuildRecord,
+    channel: Channel,
+    action: str,
+    note: str,
+    accounts: AccountGateway | None,
+) -> Promotion:
     history = store.promotions(record.recipe, channel.name)
     previous = history[0] if history else None
     regions = channel.regions or (project.region,)
@@ -137,6 +172,8 @@ def _point(
             )
 
     in_parallel(images, write)
+    if previous is not None and previous.build_id == record.build_id and action == "promote":
+        return previous  # already there: AWS is pointed again (drift repaired), no new row
     promotion = Promotion(
         recipe=record.recipe,
         channel=channel.name,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from bakery.aws import distribution as aws
-from bakery.aws.images import snapshot_ids, tag_resources, wait_available
+from bakery.aws.images import Image, snapshot_ids, tag_resources, tags_of, wait_available
 from bakery.aws.session import Gateway, known_regions
 from bakery.config.project import Project
 from bakery.config.recipe import Recipe
@@ -25,6 +25,7 @@ class CopyResult:
     copied: bool  # False when the build already had an image there
     shared_with: tuple[str, ...] = ()  # the build's shares, given to the copy too
     withheld: tuple[str, ...] = ()  # shares of the build share_allowlist no longer allows
+    error: str = ""  # why this region's copy failed (the others went on)
 
 
 def unknown_regions(regions: Sequence[str]) -> list[str]:
@@ -44,7 +45,8 @@ def copy_build(
     """Copy a build's image to `regions`, encrypted, with its tags; record them as the build's.
 
     A copy is shared with the accounts the build is shared with, those share_allowlist still
-    allows (the others are withheld and reported).
+    allows (the others are withheld and reported). Each region has its own result: one that
+    fails carries its error, and a rerun finishes it.
     """
     unknown = unknown_regions(regions)
     if unknown:
@@ -67,21 +69,44 @@ def copy_build(
     withheld = tuple(a for a in shared if a not in allowed)
 
     def copy_one(region: str) -> CopyResult:
+        # A copy is complete when it is available, tagged (image and snapshots), shared as
+        # the build is and recorded with its snapshots; a rerun finishes what is missing.
         existing = record.image_in(region)
-        if existing is not None:
-            return CopyResult(region, existing.ami_id, False)
-        key = aws.kms_key_for(region, recipe_keys, project.kms_key_ids)
-        ami = aws.copy_image(gateway, home.region, home.ami_id, region, key)
-        # recorded at once: a copy that exists must never be missing from the store
-        store.add_images(record.build_id, [RegionImage(region, ami)])
+        copied = existing is None
+        if existing is None:
+            key = aws.kms_key_for(region, recipe_keys, project.kms_key_ids)
+            token = aws.copy_token(record.build_id, home.ami_id, region)
+            ami = aws.copy_image(
+                gateway, home.region, home.ami_id, region, key, token=token, tags=tags
+            )
+            # recorded at once: a copy that exists must never be missing from the store
+            store.add_images(record.build_id, [RegionImage(region, ami)])
+        else:
+            ami = existing.ami_id
         image = wait_available(gateway, region, ami)
         snapshots = snapshot_ids(image)
-        tag_resources(gateway, region, [ami, *snapshots], tags)  # CopyImage drops tags
-        store.add_images(record.build_id, [RegionImage(region, ami, snapshots)])
+        if copied or not existing or existing.snapshot_ids != snapshots or _untagged(image, tags):
+            # again after creation: an older EC2 (or the emulator) drops TagSpecifications
+            tag_resources(gateway, region, [ami, *snapshots], tags)
+            store.add_images(record.build_id, [RegionImage(region, ami, snapshots)])
         aws.share_image(gateway, region, ami, allowed)  # CopyImage drops launch permissions
-        return CopyResult(region, ami, True, allowed, withheld)
+        return CopyResult(region, ami, copied, allowed, withheld)
 
-    return aws.in_parallel(sorted(set(regions)), copy_one)
+    def copy_or_fail(region: str) -> CopyResult:
+        try:
+            return copy_one(region)
+        except BakeryError as error:  # one region's failure stops no other
+            found = store.get(record.build_id)
+            made = found.image_in(region) if found else None
+            return CopyResult(region, made.ami_id if made else "", False, error=str(error))
+
+    return aws.in_parallel(sorted(set(regions)), copy_or_fail)
+
+
+def _untagged(image: Image, tags: Mapping[str, str]) -> bool:
+    """Whether an image lacks any of `tags` (its snapshots are tagged in the same call)."""
+    have = tags_of(image)
+    return any(have.get(key) != value for key, value in tags.items())
 
 
 def share_build(

@@ -1,7 +1,8 @@
 """The lineage store: frozen build records and what the store keeps about promotions, smoke tests
 and shares (`records`); the `LineageStore` protocol (`store`) with its SQLite (`sqlite/`) and
 DynamoDB (`dynamodb/`) implementations; queries over ancestry, provenance, migration between
-stores, and recreating the store from image tags (`tag_import`).
+stores, recreating the store from image tags (`tag_import`), and holding a lease on a
+recipe's builds or a channel's writes (`leases`).
 
 May import: bakery.aws, bakery.ui, bakery.config, bakery.errors.
 """

@@ -150,7 +150,7 @@ class Lease:
     """A runner's claim on building a recipe, kept alive by renewing it before it expires."""
 
     recipe: str
-    holder: str  # host:pid:start:random, unique per runner (bakery.bake.leases)
+    holder: str  # host:pid:start:random, unique per runner (bakery.lineage.leases)
     acquired_at: float  # epoch seconds
     expires_at: float
     took_over_from: str | None = None  # the holder whose lease expired, or whose process ended

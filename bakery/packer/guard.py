@@ -36,6 +36,7 @@ from types import FrameType
 from typing import BinaryIO
 
 STOP, KILL = "stop", "kill"
+SETTLE = 10.0  # seconds the rest of Packer's tree has to end after Packer itself
 LOG_FAILED = "bakery-guard,log-failed,"  # the line that tells bakery the log cannot be written
 
 
@@ -71,6 +72,7 @@ class Guard:
         self.stopping = threading.Event()
         self.killing = threading.Event()
         self._lock = threading.Lock()
+        self._escalation: threading.Thread | None = None
 
     def order(self, what: str) -> None:
         """Take an order: `stop` (clean up, then escalate) or `kill` (at once)."""
@@ -80,7 +82,8 @@ class Guard:
             self._signal(signal.SIGKILL)
         elif what == STOP and not self.stopping.is_set():
             self.stopping.set()
-            threading.Thread(target=self._escalate, daemon=True).start()
+            self._escalation = threading.Thread(target=self._escalate, daemon=True)
+            self._escalation.start()
 
     def _escalate(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
@@ -103,17 +106,33 @@ class Guard:
             os.killpg(self.process.pid, sig)
 
     def end_leftovers(self) -> None:
-        """Packer has exited: end what it left running in its group (it holds no instance)."""
-        if group_runs(self.process.pid):
-            self._signal(signal.SIGTERM)
-            if not self._ended_within(self.grace):
-                self._signal(signal.SIGKILL)
+        """Packer has exited: end what it left running in its group (it holds no instance).
+
+        While a stop is escalating, that goes on to its end. Otherwise the rest of the tree
+        has a moment to end by itself (plugins exit with Packer), then SIGTERM, then SIGKILL.
+        """
+        escalation = self._escalation
+        if escalation is not None:
+            escalation.join()
+        if not group_runs(self.process.pid) or self._ended_within(min(self.grace, SETTLE)):
+            return
+        self._signal(signal.SIGTERM)
+        if not self._ended_within(self.grace):
+            self._signal(signal.SIGKILL)
 
 
 def _read_orders(guard: Guard) -> None:
-    """bakery's orders, one per line; end of file means bakery is gone."""
-    for raw in sys.stdin.buffer:
-        guard.order(raw.decode("ascii", "replace").strip())
+    """bakery's orders, one per line; end of file means bakery is gone.
+
+    Read with os.read, not sys.stdin: a thread blocked inside a buffered reader would stop
+    the interpreter from exiting cleanly.
+    """
+    pending = b""
+    while chunk := os.read(0, 1024):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            guard.order(line.decode("ascii", "replace").strip())
     guard.order(STOP)  # bakery ended without saying `done`: Packer's tree goes with it
 
 
@@ -165,11 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             guard.order(STOP)
 
-    # A Ctrl-C reaches bakery, which orders the stop; a SIGTERM or SIGHUP for the guard
-    # itself stops Packer the same way instead of orphaning it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    # bakery orders the stop; a signal for the guard itself (it is in no terminal's
+    # foreground group, so only one sent to it) stops Packer the same way, never orphaning it.
+    # (Handlers, never SIG_IGN: an ignored signal would stay ignored in Packer after exec.)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     try:
         # Packer inherits the signal mask bakery's thread had; the guard itself takes signals.
         process = subprocess.Popen(
@@ -183,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bakery: cannot run {command[0]}: {error}", file=sys.stderr)
         return 127
     guard = Guard(process, args.grace)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGHUP})
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
     if stop_asked:
         guard.order(STOP)
     threading.Thread(target=_read_orders, args=(guard,), daemon=True).start()
@@ -196,8 +215,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    status = main()
-    with contextlib.suppress(OSError, ValueError):
-        sys.stdout.flush()
-    # At once: the thread reading bakery's orders may still wait on stdin.
-    os._exit(status)
+    sys.exit(main())

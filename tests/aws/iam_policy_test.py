@@ -608,10 +608,15 @@ def requests_of(
                 [],
             )
         )
-        return [
+        made = [
             Request(action, f"arn:aws:ec2:{region}::image/ami-new", new),
             Request(action, f"arn:aws:ec2:{region}::snapshot/snap-new", new),
         ]
+        for spec in params.get("TagSpecifications", []):
+            kind = {"image": "image/ami-new", "snapshot": "snapshot/snap-new"}[spec["ResourceType"]]
+            keys = {**request_tags(spec["Tags"]), "ec2:CreateAction": "CopyImage"}
+            made.append(Request("ec2:CreateTags", f"arn:aws:ec2:{region}::{kind}", keys))
+        return made
     if action == "ec2:RunInstances":
         return _run_instances(params, region, emulator)
     if action == "ssm:SendCommand":

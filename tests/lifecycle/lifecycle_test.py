@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError, ConnectionClosedError
 from moto import mock_aws
 
 from bakery.aws.facts import CommandResult
@@ -111,6 +114,82 @@ def test_copy_makes_an_encrypted_tagged_copy_recorded_as_the_same_build(world: W
     assert again[0].copied is False
 
 
+def images_named(world: World, region: str, name: str) -> list[str]:
+    found = world.ec2(region).describe_images(
+        Owners=["self"], Filters=[{"Name": "name", "Values": [name]}]
+    )["Images"]
+    return [image["ImageId"] for image in found]
+
+
+def test_a_copy_whose_answer_was_lost_is_found_not_made_twice(world: World) -> None:
+    record = world.build("web")
+    calls: list[str] = []
+
+    def lose_the_answer(**kwargs: Any) -> None:  # CopyImage went through; its answer is lost
+        calls.append("CopyImage")
+        if len(calls) == 1:
+            raise ConnectionClosedError(endpoint_url="https://ec2.us-west-2.amazonaws.com/")
+
+    ec2 = world.gateway.client("ec2", "us-west-2")
+    ec2.meta.events.register("after-call.ec2.CopyImage", lose_the_answer)
+    [failed] = copy_build(world.gateway, world.store, world.project, record, None, ["us-west-2"])
+    assert failed.error.startswith("ec2 CopyImage in us-west-2 for ")
+    name = world.ec2().describe_images(ImageIds=[record.images[0].ami_id])["Images"][0]["Name"]
+    assert len(images_named(world, "us-west-2", name)) == 1  # made, but unknown to the store
+    [result] = copy_build(
+        world.gateway, world.store, world.project, world.fresh(record), None, ["us-west-2"]
+    )
+    assert not result.error and calls == ["CopyImage"]  # found by its name, not copied again
+    assert images_named(world, "us-west-2", name) == [result.ami_id]
+    copy = world.ec2("us-west-2").describe_images(ImageIds=[result.ami_id])["Images"][0]
+    assert {"Key": "bakery:build-id", "Value": record.build_id} in copy["Tags"]
+    recorded = world.fresh(record).image_in("us-west-2")
+    assert recorded is not None and recorded.ami_id == result.ami_id and recorded.snapshot_ids
+
+
+def test_a_copy_whose_tagging_failed_is_finished_by_a_rerun(world: World) -> None:
+    record = world.build("web")
+    refused = {"times": 0}
+
+    def refuse_tags(**kwargs: Any) -> None:
+        refused["times"] += 1
+        raise ClientError(
+            {"Error": {"Code": "RequestLimitExceeded", "Message": "slow down"}}, "CreateTags"
+        )
+
+    ec2 = world.gateway.client("ec2", "us-west-2")
+    ec2.meta.events.register("before-call.ec2.CreateTags", refuse_tags)
+    [failed] = copy_build(world.gateway, world.store, world.project, record, None, ["us-west-2"])
+    assert "CreateTags" in failed.error and failed.ami_id  # the copy exists and is recorded
+    ec2.meta.events.unregister("before-call.ec2.CreateTags", refuse_tags)
+    again = world.fresh(record)
+    assert again.image_in("us-west-2") is not None
+    [result] = copy_build(world.gateway, world.store, world.project, again, None, ["us-west-2"])
+    assert (result.ami_id, result.copied, result.error) == (failed.ami_id, False, "")
+    copy = world.ec2("us-west-2").describe_images(ImageIds=[result.ami_id])["Images"][0]
+    assert {"Key": "bakery:build-id", "Value": record.build_id} in copy["Tags"]
+    snapshots = world.fresh(record).image_in("us-west-2")
+    assert snapshots is not None and snapshots.snapshot_ids
+
+
+def test_one_region_failing_stops_no_other(world: World) -> None:
+    record = world.build("web")
+
+    def refuse(**kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": "AuthFailure", "Message": "no"}}, "CopyImage")
+
+    world.gateway.client("ec2", "eu-west-1").meta.events.register(
+        "before-call.ec2.CopyImage", refuse
+    )
+    results = copy_build(
+        world.gateway, world.store, world.project, record, None, ["us-west-2", "eu-west-1"]
+    )
+    by_region = {r.region: r for r in results}
+    assert "AuthFailure" in by_region["eu-west-1"].error and not by_region["eu-west-1"].ami_id
+    assert not by_region["us-west-2"].error and by_region["us-west-2"].copied
+    assert world.fresh(record).image_in("us-west-2") is not None
+
+
 def test_share_gives_launch_and_create_volume_permission(world: World) -> None:
     record = world.build("web")
     share_build(world.gateway, world.store, world.project, record, None, ["111122223333"])
@@ -154,6 +233,49 @@ def test_promote_checks_gates_with_exact_messages(world: World) -> None:
     )
     with pytest.raises(BakeryError, match="unknown channel qa; declare it under channels:"):
         promote(world.gateway, world.store, world.project, record, "qa")
+
+
+def test_concurrent_promotions_of_one_channel_keep_store_and_aws_in_step(
+    world: World, tmp_path: Path
+) -> None:
+    first, second = world.build("web", "1.0.0"), world.build("web", "1.1.0")
+    order = [first, second, first, second, second, first]
+    barrier = threading.Barrier(len(order))
+    errors: list[BaseException] = []
+
+    def promote_one(record: BuildRecord) -> None:
+        with SqliteStore(tmp_path / "lineage.db") as store:  # one runner each
+            barrier.wait()
+            try:
+                promote(world.gateway, store, world.project, record, "staging")
+            except BaseException as error:  # reported below
+                errors.append(error)
+
+    threads = [threading.Thread(target=promote_one, args=(r,)) for r in order]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    history = list(reversed(world.store.promotions("web", "staging")))  # oldest first
+    assert history[0].previous_build_id is None
+    for before, after in itertools.pairwise(history):
+        assert after.previous_build_id == before.build_id  # a chain
+        assert after.build_id != before.build_id  # a repeat adds no row
+    current = world.fresh(first if history[-1].build_id == first.build_id else second)
+    assert world.parameter("/bakery/web/staging") == current.images[0].ami_id
+    tagged = [
+        r.build_id
+        for r in (first, second)
+        if "bakery:channel:staging"
+        in {
+            t["Key"]
+            for t in world.ec2()
+            .describe_images(ImageIds=[r.images[0].ami_id])["Images"][0]
+            .get("Tags", [])
+        }
+    ]
+    assert tagged == [current.build_id]
 
 
 def test_promotion_path_staging_then_prod_then_rollback(world: World) -> None:

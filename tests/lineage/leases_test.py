@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from bakery.bake.leases import holder_gone, holding, new_holder, process_started
+from bakery.lineage.leases import holder_gone, holding, new_holder, process_started
 from bakery.lineage.sqlite.store import SqliteStore
 
 
@@ -130,6 +130,6 @@ def test_a_runner_on_another_host_is_waited_for_with_the_time_left(tmp_path: Pat
     with holding(store, "web", "me", ttl=60, cancel=cancel, note=note, clock=lambda: now) as ours:
         assert not ours
     assert notes == [
-        "web: another runner (elsewhere:1:0.00:x) is building it; waiting for its result "
+        "web: another runner (elsewhere:1:0.00:x) is building it; waiting for it "
         "(its lease expires in 2m 30s unless renewed)"
     ]

@@ -1,4 +1,5 @@
-"""Hold a recipe's lease while building it, so concurrent runners never build it twice.
+"""Hold a lease while building a recipe (concurrent runners never build it twice) or while
+moving a channel (concurrent promotions never interleave).
 
 A holder names its runner: host, process id, the process's start time and a random part. A
 lease whose holder ran on this host and whose process has ended (or whose pid now belongs to a
@@ -79,6 +80,7 @@ def holding(
     note: Callable[[str], None],
     clock: Callable[[], float] = time.time,
     poll: float = 2.0,
+    doing: str = "building it",
 ) -> Iterator[bool]:
     """Wait for and hold the recipe's lease; yield False if cancelled before it was ours.
 
@@ -109,8 +111,8 @@ def holding(
         if not waited and current is not None:
             left = max(0, round(current.expires_at - now))
             note(
-                f"{recipe}: another runner ({current.holder}) is building it; waiting for its "
-                f"result (its lease expires in {left // 60}m {left % 60:02d}s unless renewed)"
+                f"{recipe}: another runner ({current.holder}) is {doing}; waiting for it "
+                f"(its lease expires in {left // 60}m {left % 60:02d}s unless renewed)"
             )
             waited = True
         if cancel.wait(poll):
