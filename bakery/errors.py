@@ -112,6 +112,10 @@ class PackerError(BakeryError):
     """Packer is missing or a Packer command failed."""
 
 
+class StoreError(BakeryError):
+    """The lineage store cannot be read or written (full, read-only, corrupted, unreachable)."""
+
+
 class InvalidInputError(BakeryError):
     """Problems in recipes or the project file, all reported together (warnings among them)."""
 

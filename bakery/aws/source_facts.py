@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -25,6 +25,7 @@ from bakery.config.recipe import Recipe
 SSM_BATCH = 10  # the most names one GetParameters takes
 FILTER_VALUES = 200  # the most values one EC2 filter takes
 PAGE_SIZE = 1000  # the most images one DescribeImages page holds
+RECIPE_TAG = "bakery:recipe"
 
 Resolved = SourceInfo | str  # what a source resolves to, or a one-line problem
 
@@ -71,6 +72,50 @@ def resolve_all(
         for found in pool.map(one, sorted(by_region)):
             results.update(found)
     return results, counter
+
+
+def images_of_recipes(
+    gateway: Gateway, names_by_region: Mapping[str, Sequence[str]], counter: CallCounter
+) -> dict[tuple[str, str], list[Image]]:
+    """Every available image of this account tagged `bakery:recipe` with one of the names,
+    by (region, recipe), newest first: one paginated DescribeImages per region and 200 names.
+
+    What decides whether a recipe is up to date, as `bake` decides it: the images' tags.
+    """
+    found: dict[tuple[str, str], list[Image]] = defaultdict(list)
+
+    def one(region: str) -> list[Image]:
+        images: list[Image] = []
+        names = sorted(set(names_by_region[region]))
+        for batch in _batches(names, FILTER_VALUES):
+            filters = [
+                {"Name": "state", "Values": ["available"]},
+                {"Name": f"tag:{RECIPE_TAG}", "Values": list(batch)},
+            ]
+            pages = _pages(
+                gateway,
+                region,
+                counter,
+                ("ec2", "DescribeImages", "describe_images"),
+                Owners=["self"],
+                Filters=filters,
+                PaginationConfig={"PageSize": PAGE_SIZE},
+            )
+            for page in pages:
+                images.extend(page["Images"])
+        return images
+
+    regions = sorted(region for region, names in names_by_region.items() if names)
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(regions)))) as pool:
+        for region, images in zip(regions, pool.map(one, regions), strict=True):
+            for image in images:
+                tags = {tag["Key"]: tag["Value"] for tag in image.get("Tags", [])}
+                found[(region, tags.get(RECIPE_TAG, ""))].append(image)
+    for images in found.values():
+        images.sort(
+            key=lambda image: (image.get("CreationDate", ""), image["ImageId"]), reverse=True
+        )
+    return dict(found)
 
 
 class _Account:
@@ -127,11 +172,9 @@ class _Region:
         return results
 
     def _pages(self, service: str, operation: str, method: str, **kwargs: Any) -> Iterator[Any]:
-        client = self.gateway.client(service, self.region)
-        with calling(service, operation, self.region):
-            for page in client.get_paginator(method).paginate(**kwargs):
-                self.counter.add(self.region, f"{service}:{operation}")
-                yield page
+        yield from _pages(
+            self.gateway, self.region, self.counter, (service, operation, method), **kwargs
+        )
 
     def _parameters(self, names: Sequence[str]) -> dict[str, tuple[str, int] | str]:
         found: dict[str, tuple[str, int] | str] = {}
@@ -258,6 +301,21 @@ class _Region:
             owner=str(image.get("OwnerId", "")),
             product_codes=tuple(code["ProductCodeId"] for code in image.get("ProductCodes", [])),
         )
+
+
+def _pages(
+    gateway: Gateway,
+    region: str,
+    counter: CallCounter,
+    call: tuple[str, str, str],  # service, operation, boto3 method
+    **kwargs: Any,
+) -> Iterator[Any]:
+    service, operation, method = call
+    client = gateway.client(service, region)
+    with calling(service, operation, region):
+        for page in client.get_paginator(method).paginate(**kwargs):
+            counter.add(region, f"{service}:{operation}")
+            yield page
 
 
 def _batches(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

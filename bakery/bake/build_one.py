@@ -15,7 +15,7 @@ from bakery.bake.bake_plan import PlannedRecipe
 from bakery.bake.context import BakeContext
 from bakery.config.recipe import Recipe
 from bakery.config.tags import image_tags
-from bakery.errors import BakeryError
+from bakery.errors import BakeryError, StoreError
 from bakery.lifecycle.gates import share_problems
 from bakery.lifecycle.refs import who
 from bakery.lineage.queries import ancestry
@@ -72,9 +72,15 @@ def build_recipe(
     now = ctx.clock()
     build_id = new_build_id(now.timestamp())
     folder = ctx.root / ".bakery" / "builds" / build_id
-    template = write(item.rendered, folder)
     log_path = ctx.root / ".bakery" / "logs" / f"{build_id}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        template = write(item.rendered, folder)
+        _write_inputs(ctx, recipe, folder)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # nothing started yet: nothing to record or clean up
+        return _not_started(
+            ctx, recipe, started, f"cannot write its build folder {folder}: {error}"
+        )
     record = BuildRecord(
         build_id=build_id,
         recipe=recipe.name,
@@ -94,8 +100,10 @@ def build_recipe(
         pid=os.getpid(),
         host=socket.gethostname(),
     )
-    _write_inputs(ctx, recipe, folder)
-    ctx.store.start(record)
+    try:
+        ctx.store.start(record)
+    except StoreError as error:
+        return _not_started(ctx, recipe, started, str(error))
     ctx.progress.started(recipe.name, f"{build_id} from {source.resolved_ami}")
     images: list[RegionImage] = []
     try:
@@ -151,18 +159,37 @@ def _close(
     images: Sequence[RegionImage],
     started: float,
 ) -> Outcome:
-    ctx.store.finish(
-        record.finished(status, iso_utc(ctx.clock()), error=error, images=tuple(images))
-    )
-    ctx.progress.finished(record.recipe, status.value + (f": {error}" if error else ""))
+    result = status.value
+    try:
+        ctx.store.finish(
+            record.finished(status, iso_utc(ctx.clock()), error=error, images=tuple(images))
+        )
+    except StoreError as problem:
+        # The images exist and carry the build id: a rerun records them (record_interrupted).
+        made = " ".join(f"{image.region}:{image.ami_id}" for image in images) or "no image"
+        result = "not recorded"
+        error = (
+            f"{status.value} with {made}, but {problem}; rerun `bakery bake {record.recipe}` "
+            f"once the store is writable: it records build {record.build_id} from its tags"
+        )
+    ctx.progress.finished(record.recipe, result + (f": {error}" if error else ""))
     return Outcome(
         record.recipe,
         record.version,
-        status.value,
+        result,
         {image.region: image.ami_id for image in images},
         time.monotonic() - started,
         record.build_id,
         error or "",
+    )
+
+
+def _not_started(ctx: BakeContext, recipe: Recipe, started: float, why: str) -> Outcome:
+    """The outcome of a build that could not begin: nothing was made or recorded."""
+    detail = f"not started: {why}"
+    ctx.progress.finished(recipe.name, f"failed: {detail}")
+    return Outcome(
+        recipe.name, recipe.version, "failed", seconds=time.monotonic() - started, detail=detail
     )
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +13,7 @@ from bakery.aws.session import AwsSettings, Gateway
 from bakery.config.catalog import Catalog
 from bakery.config.git import GitState, git_state
 from bakery.lineage.leases import new_holder, process_gone
-from bakery.lineage.records import BuildRecord, RegionImage, iso_utc, new_build_id
+from bakery.lineage.records import BuildRecord, RegionImage, Status, iso_utc, new_build_id
 from bakery.lineage.store import LineageStore
 from bakery.packer import binary as packer
 from bakery.render.build_folder import TemplateDialect
@@ -53,7 +53,12 @@ def make_context(
     found = packer.version(project.packer_binary)
     dialect = packer.dialect_of(found) if project.dialect == "auto" else project.dialect
     images = AwsBuildImages(Gateway(settings))
-    record_interrupted(store, images, progress)
+    record_interrupted(
+        store,
+        images,
+        progress,
+        lambda name: catalog.recipes[name].distribute.regions if name in catalog.recipes else (),
+    )
     return BakeContext(
         catalog=catalog,
         images=images,
@@ -91,19 +96,49 @@ def packer_env(settings: AwsSettings) -> dict[str, str]:
     return env
 
 
-def record_interrupted(store: LineageStore, images: BuildImages, progress: Progress) -> None:
-    """Record `interrupted` the builds of this host whose bakery process ended, with their images.
+def record_interrupted(
+    store: LineageStore,
+    images: BuildImages,
+    progress: Progress,
+    regions_of: Callable[[str], Sequence[str]] = lambda recipe: (),
+) -> None:
+    """Record the builds of this host whose bakery process ended, with the images they made.
 
-    Packer may have made the image before bakery died: found by its build-id tag, it is
-    recorded on the build (so lineage, prune and reap know it), not left unknown.
+    Packer may have made the image before bakery ended (killed, or its store could not be
+    written): found by its build-id tag, it is recorded on the build, so lineage, prune and
+    reap know it. When the image is finished (available and tagged with the build's input
+    hash, which Packer does last), the build is recorded succeeded; otherwise interrupted.
+    `regions_of(recipe)` names the regions besides the build's own where Packer made copies.
     """
     for record in store.mark_interrupted(_alive, iso_utc()):
-        made = images.of_build(record.region, record.build_id)
-        if made:
-            store.add_images(record.build_id, [RegionImage(record.region, ami) for ami in made])
+        made = {
+            region: images.of_build(region, record.build_id)
+            for region in dict.fromkeys((record.region, *regions_of(record.recipe)))
+        }
+        found = [RegionImage(region, ami) for region, amis in made.items() for ami in amis]
+        home = made.get(record.region, [])
+        snapshots = images.complete(record.region, home[0], record.input_hash) if home else None
+        if snapshots is not None and len(home) == 1:
+            finished = [
+                RegionImage(image.region, image.ami_id, snapshots)
+                if image.region == record.region
+                else image
+                for image in found
+            ]
+            note = "its bakery ended after Packer finished the image; recovered from its tags"
+            store.put(replace(record, status=Status.SUCCEEDED, error=note, images=tuple(finished)))
+            progress.note(
+                f"{record.recipe}: build {record.build_id} was left running by a process that "
+                f"ended after Packer made {', '.join(f'{i.region}:{i.ami_id}' for i in finished)}"
+                "; recorded succeeded"
+            )
+            continue
+        if found:
+            store.add_images(record.build_id, found)
+        listed = ", ".join(f"{i.region}:{i.ami_id}" for i in found)
         progress.note(
             f"{record.recipe}: build {record.build_id} was left running by a process that "
-            f"ended; recorded interrupted{' with ' + ', '.join(made) if made else ''}"
+            f"ended; recorded interrupted{' with ' + listed if listed else ''}"
         )
 
 

@@ -11,6 +11,7 @@ from bakery.bake.context import BakeContext
 from bakery.bake.decisions import Action
 from bakery.bake.scheduler import run_tree
 from bakery.config.recipe import Recipe
+from bakery.errors import BakeryError
 from bakery.lineage.leases import holding
 from bakery.render.input_hash import input_hash
 from bakery.ui.interrupts import forward_interrupts
@@ -48,7 +49,11 @@ def execute(ctx: BakeContext, planned: Sequence[PlannedRecipe], jobs: int) -> li
         elif item.decision.action is Action.BLOCKED:
             outcome = Outcome(name, recipe.version, "blocked", detail=item.decision.reason)
         else:
-            outcome = _build_leased(ctx, recipe, item, outcomes.get(recipe.parent or ""))
+            try:
+                outcome = _build_leased(ctx, recipe, item, outcomes.get(recipe.parent or ""))
+            except (BakeryError, OSError) as error:  # one recipe's trouble ends no other
+                ctx.progress.finished(name, f"failed: {error}")
+                outcome = Outcome(name, recipe.version, "failed", detail=str(error))
         outcomes[name] = outcome
         return outcome
 

@@ -87,12 +87,28 @@ def gateway_of(args: argparse.Namespace, project: Project) -> Gateway:
     return Gateway(aws_settings(args, project))
 
 
-def store_of(project: Project, args: argparse.Namespace | None = None) -> LineageStore:
-    """Open the project's lineage store; a DynamoDB store goes through local mode too."""
-    from bakery.lineage.store import open_store
+def store_of(
+    project: Project, args: argparse.Namespace | None = None, *, read_only: bool = False
+) -> LineageStore:
+    """Open the project's lineage store; a DynamoDB store goes through local mode too.
 
+    A command that changes AWS opens it writable and checks it is (`writable_store_of`); one
+    that only reads passes `read_only`, so a read-only or full store can still be read. A
+    store file found empty (lost or truncated) is reported on stderr.
+    """
+    from bakery.lineage.store import empty_store_file, open_store
+
+    empty = empty_store_file(project.state, project.root)
+    if empty is not None:
+        print(
+            f"warning: the lineage store {empty} is empty (0 bytes): its records are lost. "
+            "What is up to date is decided from the images' tags; run `bakery state import` "
+            "to recreate the lineage from them, or restore a backup",
+            file=sys.stderr,
+        )
     if not project.state.startswith("dynamodb:"):
-        return open_store(project.state, project.root)  # SQLite never needs AWS settings
+        # SQLite never needs AWS settings
+        return open_store(project.state, project.root, read_only=read_only)
     aws = aws_settings(args or argparse.Namespace(), project)
     return open_store(
         project.state,
@@ -102,6 +118,18 @@ def store_of(project: Project, args: argparse.Namespace | None = None) -> Lineag
         endpoint_url=aws.endpoint_url,
         local=aws.local,
     )
+
+
+def writable_store_of(project: Project, args: argparse.Namespace | None = None) -> LineageStore:
+    """Open the store for a command that changes AWS: refused now, before any change, if the
+    store could not record what the command is about to do (read-only, full)."""
+    store = store_of(project, args)
+    try:
+        store.check_writable()
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def project_regions(catalog: Catalog, store: LineageStore | None = None) -> list[str]:

@@ -11,7 +11,7 @@ from bakery.bake.bake_plan import PlannedRecipe, plan_bake
 from bakery.bake.build_one import Outcome
 from bakery.bake.context import make_context
 from bakery.bake.execute import run_builds
-from bakery.commands import aws_settings, catalog_of, print_json, project_of, store_of
+from bakery.commands import aws_settings, catalog_of, print_json, project_of, writable_store_of
 from bakery.errors import EXIT_CANCELLED, UsageError
 from bakery.ui.progress import for_stream, format_duration
 
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     names = catalog.select([] if args.all else args.names)
     settings = aws_settings(args, project)
     progress = for_stream(sys.stderr)
-    with store_of(project, args) as store:
+    with writable_store_of(project, args) as store:
         ctx = make_context(catalog, settings, store, progress)
         planned = plan_bake(ctx, names, args.force)
         if args.dry_run or not args.json:

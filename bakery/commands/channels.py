@@ -14,7 +14,7 @@ def run(args: argparse.Namespace) -> int:
     project = project_of(args)
     recipes = [args.name] if args.name else sorted(load_catalog(project).recipes)
     gateway = gateway_of(args, project)
-    with store_of(project, args) as store:
+    with store_of(project, args, read_only=True) as store:
         rows = channel_table(gateway, store, project, recipes)
     if args.json:
         print_json(rows)

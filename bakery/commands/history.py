@@ -11,7 +11,7 @@ from bakery.ui.progress import format_duration
 
 def run(args: argparse.Namespace) -> int:
     project = project_of(args)
-    with store_of(project, args) as store:
+    with store_of(project, args, read_only=True) as store:
         rows = history_rows(store, args.name)
     if args.json:
         print_json(rows)

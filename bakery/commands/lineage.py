@@ -10,7 +10,7 @@ from bakery.lineage.queries import lineage_view, resolve_ref
 
 def run(args: argparse.Namespace) -> int:
     project = project_of(args)
-    with store_of(project, args) as store:
+    with store_of(project, args, read_only=True) as store:
         record = resolve_ref(store, args.ref)
         print(lineage_view(store, record, "json" if args.json else args.format))
     return 0

@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     project = project_of(args)
     catalog = catalog_of(project)
     gateway = gateway_of(args, project)
-    with store_of(project, args) as store:
+    with store_of(project, args, read_only=True) as store:
         result, calls = plan_stale(catalog, store, gateway, args.names or [])
     if args.json:
         print_json(plan_as_json(result, calls))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bakery.commands import gateway_of, print_promotion, project_of, store_of
+from bakery.commands import gateway_of, print_promotion, project_of, writable_store_of
 
 
 def run(args: argparse.Namespace) -> int:
@@ -13,7 +13,7 @@ def run(args: argparse.Namespace) -> int:
 
     project = project_of(args)
     gateway = gateway_of(args, project)
-    with store_of(project, args) as store:
+    with writable_store_of(project, args) as store:
         record = resolve_image_ref(store, args.ref)
         promotion = promote(
             gateway,

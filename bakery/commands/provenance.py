@@ -14,7 +14,7 @@ from bakery.lineage.queries import resolve_ref
 
 def run(args: argparse.Namespace) -> int:
     project = project_of(args)
-    with store_of(project, args) as store:
+    with store_of(project, args, read_only=True) as store:
         record = resolve_ref(store, args.ref)
     inputs = project.root / ".bakery" / "builds" / record.build_id / "inputs.json"
     try:

@@ -7,7 +7,14 @@ import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from bakery.commands import gateway_of, print_json, project_of, project_regions, store_of
+from bakery.commands import (
+    gateway_of,
+    print_json,
+    project_of,
+    project_regions,
+    store_of,
+    writable_store_of,
+)
 from bakery.config.catalog import load_catalog
 from bakery.errors import BakeryError
 from bakery.lifecycle.prune import prune, retention_lookup
@@ -29,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     retention_for = retention_lookup(project, catalog.recipes, args.keep, args.max_age)
-    with store_of(project, args) as store:
+    opened = writable_store_of(project, args) if args.apply else None
+    with opened or store_of(project, args, read_only=True) as store:
         result = prune(
             gateway_of(args, project),
             store,

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, TextIO, cast
 
-from bakery.commands import aws_settings, catalog_of, print_json, project_of, store_of
+from bakery.commands import aws_settings, catalog_of, print_json, project_of, writable_store_of
 from bakery.errors import UsageError
 from bakery.lineage.records import new_build_id
 from bakery.schedule.rebuild import rebuild_stale
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print_json(payload)
 
-    with log_path.open("a", encoding="utf-8") as log, store_of(project, args) as store:
+    with log_path.open("a", encoding="utf-8") as log, writable_store_of(project, args) as store:
         out = _Tee(sys.stderr if args.json else sys.stdout, log)  # stdout: the JSON only
         # the run log gets the timestamped lines; a terminal gets the live view
         progress = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from bakery.commands import gateway_of, print_json, project_of, store_of
+from bakery.commands import gateway_of, print_json, project_of, writable_store_of
 from bakery.errors import UsageError
 
 
@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(problem)
     project = project_of(args)
     gateway = gateway_of(args, project)
-    with store_of(project, args) as store:
+    with writable_store_of(project, args) as store:
         record = resolve_image_ref(store, args.ref)
         result = revoke(
             gateway,

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from bakery.errors import BakeryError
 from bakery.lineage.store import LineageStore
 
 
@@ -131,7 +132,13 @@ def holding(
     finally:
         stop.set()
         renewer.join(timeout=5)
-        store.release_lease(recipe, holder)
+        try:
+            store.release_lease(recipe, holder)
+        except BakeryError as error:  # the build's outcome matters more than its lease
+            note(
+                f"{recipe}: could not release its lease ({error}); the next run on this host "
+                "takes it over at once, one elsewhere when it expires"
+            )
 
 
 def _renew(
@@ -144,6 +151,11 @@ def _renew(
     clock: Callable[[], float],
 ) -> None:
     while not stop.wait(ttl / 3):
-        if not store.renew_lease(recipe, holder, ttl, clock()):
+        try:
+            renewed = store.renew_lease(recipe, holder, ttl, clock())
+        except BakeryError as error:  # a store failing now may work at the next renewal
+            note(f"{recipe}: could not renew its lease ({error})")
+            continue
+        if not renewed:
             note(f"{recipe}: lost its lease (it expired and another runner took it over)")
             return

@@ -141,6 +141,19 @@ class LineageStore(Protocol):
     ) -> None: ...
 
 
+def empty_store_file(url: str, root: Path) -> Path | None:
+    """The SQLite file a state URL names when it exists with no bytes (lost or truncated)."""
+    scheme, _, rest = url.partition(":")
+    if scheme != "sqlite" or not rest:
+        return None
+    path = Path(rest).expanduser()
+    path = path if path.is_absolute() else root / path
+    try:
+        return path if path.is_file() and path.stat().st_size == 0 else None
+    except OSError:
+        return None
+
+
 def open_store(
     url: str,
     root: Path,
@@ -149,8 +162,12 @@ def open_store(
     profile: str | None = None,
     endpoint_url: str | None = None,
     local: bool = False,
+    read_only: bool = False,
 ) -> LineageStore:
-    """Open the store a state URL names: `sqlite:PATH` or `dynamodb://TABLE?region=REGION`."""
+    """Open the store a state URL names: `sqlite:PATH` or `dynamodb://TABLE?region=REGION`.
+
+    `read_only`: the caller only reads, so a SQLite file that refuses writes is still read.
+    """
     # PATH is relative to the project root. DynamoDB is reached with the AWS settings given;
     # its region is the URL's, else `region` (the project's), else us-east-1.
     from bakery.lineage.sqlite.store import SqliteStore
@@ -158,7 +175,7 @@ def open_store(
     scheme, _, rest = url.partition(":")
     if scheme == "sqlite" and rest:
         path = Path(rest).expanduser()
-        return SqliteStore(path if path.is_absolute() else root / path)
+        return SqliteStore(path if path.is_absolute() else root / path, read_only=read_only)
     if scheme == "dynamodb":
         from bakery.aws.session import AwsSettings
         from bakery.lineage.dynamodb.store import open_dynamodb

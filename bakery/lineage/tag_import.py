@@ -48,6 +48,15 @@ def import_from_aws(
     return ImportReport(len(records), image_count, linked, tuple(skipped))
 
 
+def record_from_tags(image: Image, region: str) -> BuildRecord | None:
+    """The succeeded build an image's `bakery:` tags describe (None when they are incomplete)."""
+    tags = tags_of(image)
+    build_id = tags.get("bakery:build-id")
+    if not build_id or not tags.get("bakery:recipe"):
+        return None
+    return _record(build_id, [(region, image)], region)
+
+
 def _record(build_id: str, images: list[tuple[str, Image]], build_region: str) -> BuildRecord:
     regions = dict(images)
     home = build_region if build_region in regions else sorted(regions)[0]

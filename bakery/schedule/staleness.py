@@ -23,6 +23,7 @@ class Staleness:
     stale: bool
     reasons: tuple[str, ...] = ()
     problem: str | None = None  # its source could not be resolved, so "base moved" is unknown
+    note: str | None = None  # e.g. its image was found by its tags, not in the store
 
     @property
     def status(self) -> str:
@@ -125,7 +126,7 @@ def plan_rebuild(
         reasons = own.reasons
         if parent in rebuilt:
             reasons = (*reasons, f"its parent {parent} is rebuilt")
-        entry = Staleness(name, bool(reasons), reasons, own.problem)
+        entry = Staleness(name, bool(reasons), reasons, own.problem, own.note)
         if entry.stale:
             rebuilt.add(name)
         entries.append(entry)

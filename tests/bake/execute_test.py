@@ -9,9 +9,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +21,14 @@ import pytest
 
 from bakery.bake.bake_plan import plan_bake as plan
 from bakery.bake.build_one import Outcome
-from bakery.bake.context import BakeContext
+from bakery.bake.context import BakeContext, record_interrupted
 from bakery.bake.decisions import Action
 from bakery.bake.execute import execute
 from bakery.config.catalog import load_catalog
 from bakery.config.git import GitState
 from bakery.config.project import load_project
-from bakery.lineage.records import Status
+from bakery.errors import StoreError
+from bakery.lineage.records import BuildRecord, Status
 from bakery.lineage.sqlite.store import SqliteStore
 from bakery.ui.progress import Progress
 from tests.support.images import FakeBuildImages
@@ -358,3 +361,104 @@ def test_second_plan_is_up_to_date_and_force_rebuilds_only_named(
     assert {p.decision.action for p in plan(ctx, ["app"], False)} == {Action.UP_TO_DATE}
     forced = {p.decision.recipe: p.decision.action for p in plan(ctx, ["app"], True)}
     assert forced == {"base": Action.UP_TO_DATE, "app": Action.BUILD}
+
+
+class StoreThatFills:
+    """The bench's real store, whose file system fills up at the chosen moment of a build:
+    writes of the `failing` kind (start or finish) of the named recipes raise as SQLite does."""
+
+    def __init__(self, store: SqliteStore, failing: str, recipes: set[str]) -> None:
+        self._store, self._failing, self._recipes = store, failing, recipes
+        self.error = StoreError(f"the lineage store {store.path} cannot grow: the disk is full")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def start(self, record: BuildRecord) -> None:
+        if self._failing == "start" and record.recipe in self._recipes:
+            raise self.error
+        self._store.start(record)
+
+    def finish(self, record: BuildRecord) -> None:
+        if self._failing == "finish" and record.recipe in self._recipes:
+            raise self.error
+        self._store.finish(record)
+
+
+def dead_pid() -> int:
+    """The process id of a process that has ended."""
+    done = subprocess.run([sys.executable, "-c", "pass"], check=True)
+    assert done.returncode == 0
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_an_image_the_store_cannot_record_is_named_and_a_rerun_records_it(
+    bench: Callable[..., Bench],
+) -> None:
+    run = bench({"base": recipe("base"), "app": recipe("app", "base")}, {"*": {"duration": 0}})
+    real = run.store
+    ctx = replace(run.context(), store=StoreThatFills(real, "finish", {"base"}))  # type: ignore[arg-type]
+    outcomes = {o.recipe: o for o in execute(ctx, plan(ctx, ["app"], False), 2)}
+    base = outcomes["base"]
+    assert (base.result, outcomes["app"].result) == ("not recorded", "skipped")
+    ami = base.images["us-east-1"]
+    assert f"succeeded with us-east-1:{ami}, but the lineage store" in base.detail
+    assert "rerun `bakery bake base` once the store is writable" in base.detail
+    (left,) = real.builds()
+    assert left.status is Status.RUNNING  # what a process that then ends leaves behind
+    # the process ended; the rerun finds the finished image by its tags and records it
+    real.put(replace(left, pid=dead_pid()))
+    progress = io.StringIO()
+    record_interrupted(real, run.images, Progress(progress))
+    found = real.get(left.build_id)
+    assert found is not None and found.status is Status.SUCCEEDED
+    assert [image.ami_id for image in found.images] == [ami]
+    assert found.images[0].snapshot_ids  # complete: its snapshots are recorded too
+    assert "recorded succeeded" in progress.getvalue()
+    assert {name: o.result for name, o in run.bake(["app"]).items()} == {
+        "base": "up to date",
+        "app": "succeeded",
+    }
+
+
+def test_an_unfinished_image_of_an_ended_process_is_recorded_interrupted(
+    bench: Callable[..., Bench],
+) -> None:
+    run = bench({"base": recipe("base")}, {"*": {"duration": 0}})
+    run.bake()
+    (built,) = run.store.builds()
+    ami = built.images[0].ami_id
+    # as if the process had ended while Packer was still making the image: untagged yet
+    run.images.tags[("us-east-1", ami)].pop("bakery:input-hash")
+    run.store.put(replace(built, status=Status.RUNNING, images=(), pid=dead_pid()))
+    record_interrupted(run.store, run.images, Progress(io.StringIO()))
+    found = run.store.get(built.build_id)
+    assert found is not None and found.status is Status.INTERRUPTED
+    assert found.ami_ids == (ami,)
+
+
+def test_a_store_that_refuses_the_start_fails_that_build_before_packer_runs(
+    bench: Callable[..., Bench],
+) -> None:
+    run = bench({"one": recipe("one"), "two": recipe("two")}, {"*": {"duration": 0}})
+    ctx = replace(run.context(), store=StoreThatFills(run.store, "start", {"one"}))  # type: ignore[arg-type]
+    outcomes = {o.recipe: o for o in execute(ctx, plan(ctx, ["one", "two"], False), 2)}
+    assert outcomes["one"].result == "failed"
+    assert outcomes["one"].detail.startswith("not started: the lineage store")
+    assert outcomes["two"].result == "succeeded"  # one recipe's trouble ends no other
+    assert [e["recipe"] for e in run.events() if e["event"] == "start"] == ["two"]
+
+
+def test_a_build_folder_that_cannot_be_written_fails_only_that_recipe(
+    bench: Callable[..., Bench],
+) -> None:
+    run = bench({"one": recipe("one"), "two": recipe("two")}, {"*": {"duration": 0}})
+    builds = run.root / ".bakery" / "builds"
+    builds.parent.mkdir(parents=True, exist_ok=True)
+    builds.write_text("a file where the folder of build folders belongs")
+    outcomes = run.bake()
+    assert {o.result for o in outcomes.values()} == {"failed"}
+    assert all("cannot write its build folder" in o.detail for o in outcomes.values())
+    assert run.store.builds() == []  # nothing started, nothing recorded

@@ -11,10 +11,11 @@ import sqlite3
 from dataclasses import replace
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bakery.errors import BakeryError
+from bakery.errors import BakeryError, StoreError
 from bakery.lineage.records import BuildRecord, Lease, RegionImage, Share, Status
 from bakery.lineage.sqlite.store import MIGRATIONS, SCHEMA_VERSION, SqliteStore
 from tests.support.records import T0, east, make_record, succeeded
@@ -177,3 +178,79 @@ def test_shares_of_a_schema_4_store_are_kept_when_it_is_migrated(tmp_path: Path)
     db.close()
     with SqliteStore(path) as store:
         assert store.shares("01HBUILD") == [Share("01HBUILD", "111122223333", "t0", "me")]
+
+
+def test_a_full_store_says_the_disk_is_full_and_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "lineage.db"
+    with SqliteStore(path) as store:
+        record = make_record()
+        store.start(record)
+        pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+        store._db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own SQLITE_FULL
+        big = replace(record, error="x" * 100_000)
+        with pytest.raises(StoreError) as caught:
+            store.finish(big.finished(Status.FAILED, "t1"))
+    assert str(caught.value).startswith(f"the lineage store {path} cannot grow: the disk is full")
+    assert str(caught.value).endswith("free space on its file system and rerun the command")
+
+
+def test_a_store_with_corrupted_pages_says_so_and_how_to_recover(tmp_path: Path) -> None:
+    path = tmp_path / "lineage.db"
+    with SqliteStore(path) as store:
+        for n in range(40):
+            store.start(make_record(build_id=f"01CORRUPT{n:04d}", error="e" * 2000))
+    with path.open("r+b") as file:  # the pages of the builds' table, overwritten
+        file.seek(4096 * 2)
+        file.write(b"\xde\xad" * 8192)
+    with pytest.raises(StoreError) as caught, SqliteStore(path) as store:
+        store.builds()
+    assert str(caught.value) == (
+        f"the lineage store {path} is corrupted (database disk image is malformed); restore it "
+        "from a backup, or move it aside and run `bakery state import` to recreate the lineage "
+        "from the images' tags"
+    )
+
+
+def test_a_store_that_cannot_be_opened_for_writing_is_still_read_by_readers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "lineage.db"
+    record = make_record()
+    with SqliteStore(path) as store:
+        store.start(record)
+    connect = sqlite3.connect
+
+    def no_writable_open(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        if not kwargs.get("uri"):  # what a full disk or read-only mount does to a writer
+            raise sqlite3.OperationalError("unable to open database file")
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", no_writable_open)
+    with pytest.raises(StoreError, match="cannot open the lineage store"):
+        SqliteStore(path)  # a writer is refused, before it changes anything
+    with SqliteStore(path, read_only=True) as store:
+        assert store.read_only and [r.build_id for r in store.builds()] == [record.build_id]
+        with pytest.raises(StoreError, match="opened read-only"):
+            store.check_writable()
+        with pytest.raises(StoreError, match="could only be opened for reading"):
+            store.finish(record.finished(Status.FAILED, "t1"))
+
+
+def test_a_reader_does_not_read_past_changes_still_in_the_write_ahead_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "lineage.db"
+    writer = SqliteStore(path)
+    writer._db.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.start(make_record())  # in the -wal file only, not yet in the store file
+    connect = sqlite3.connect
+
+    def no_writable_open(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        if not kwargs.get("uri"):
+            raise sqlite3.OperationalError("unable to open database file")
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", no_writable_open)
+    with pytest.raises(StoreError, match="cannot open the lineage store"):
+        SqliteStore(path, read_only=True)  # the file alone would miss the newest build
+    writer.close()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -74,7 +75,16 @@ class Builds:
             region="us-east-1",
             **kw,
         )
-        image = RegionImage("us-east-1", make_ami(f"{name}-{self.clock:%H%M}"))
+        # tagged as bake tags its images: plan decides up to date from the tags
+        tags = {
+            "bakery:managed": "true",
+            "bakery:recipe": name,
+            "bakery:build-id": started.build_id,
+            "bakery:input-hash": started.input_hash,
+            "bakery:build-date": started.started_at,
+            "bakery:source-ami": started.source.resolved_ami,
+        }
+        image = RegionImage("us-east-1", make_ami(f"{name}-{self.clock:%H%M}", tags=tags))
         record = succeeded(started, image)
         self.store.put(record)
         return record.build_id
@@ -141,7 +151,7 @@ def test_a_moved_base_rebuilds_its_chain_and_nothing_else(
     assert "other   UP TO DATE" in out
     assert "would rebuild 3, in order:\n  wave 1: base\n  wave 2: hard\n  wave 3: app\n" in out
     assert (
-        "checked with 2 AWS call(s) (us-east-1: 1 ec2:DescribeImages, 1 ssm:GetParameters)" in out
+        "checked with 3 AWS call(s) (us-east-1: 2 ec2:DescribeImages, 1 ssm:GetParameters)" in out
     )
 
 
@@ -178,9 +188,12 @@ def test_json_gives_each_reason_the_order_the_waves_and_the_calls(
         "status": "stale",
         "reasons": ["its parent hard is rebuilt"],
         "problem": None,
+        "note": None,
     }
     assert (report["order"], report["waves"]) == (["hard", "app"], [["hard"], ["app"]])
-    assert report["calls"] == {}  # neither has an external source: no AWS call at all
+    # base's source is resolved too (the input hash of hard holds base's image), and the images
+    # of all three are listed in one call
+    assert report["calls"] == {"us-east-1": {"ec2:DescribeImages": 2, "ssm:GetParameters": 1}}
 
 
 def test_a_revoked_newest_build_is_not_never_built(
@@ -252,8 +265,45 @@ def test_plan_stale_serves_other_commands(builds: Builds) -> None:
     assert ([e.recipe for e in result.entries], result.order, calls.total) == (
         ["hard", "app"],
         (),
-        0,
+        3,  # base's parameter and image, and the images of the three recipes
     )
     out = io.StringIO()
     print_rebuild_plan(result, None, stream=out)
     assert out.getvalue().endswith("nothing to rebuild: every image is up to date\n")
+
+
+def test_a_lost_store_is_no_rebuild_storm_the_images_tags_decide(
+    builds: Builds, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ami = make_ami("al2023")
+    point_parameter(BASE_PARAMETER, ami)
+    ids = builds.chain(ami)
+    builds.store.close()
+    store_file = builds.root / ".bakery" / "lineage.db"
+    for leftover in store_file.parent.glob("lineage.db*"):
+        leftover.unlink()
+    store_file.write_bytes(b"")  # lost: truncated to nothing
+    assert run(builds) == 0
+    captured = capsys.readouterr()
+    assert f"warning: the lineage store {store_file} is empty (0 bytes)" in captured.err
+    assert captured.out.count("UP TO DATE") == 4
+    assert f"(build {ids['app']}) found by its tags; the lineage store has no record" in (
+        captured.out
+    )
+    assert "nothing to rebuild" in captured.out
+    builds.store = SqliteStore(store_file)  # for the fixture to close
+
+
+def test_an_image_gone_from_aws_is_stale_even_if_the_store_says_built(
+    builds: Builds, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ami = make_ami("al2023")
+    point_parameter(BASE_PARAMETER, ami)
+    ids = builds.chain(ami)
+    app = builds.store.get(ids["app"])
+    assert app is not None
+    boto3.client("ec2", region_name="us-east-1").deregister_image(ImageId=app.ami_ids[0])
+    assert run(builds, "app") == 10
+    out = capsys.readouterr().out
+    assert "app     STALE       no available image with input hash" in out
+    assert "would rebuild 1, in order:\n  wave 1: app\n" in out

@@ -37,6 +37,10 @@ class FakeBuildImages:
             if where == region and tags.get("bakery:build-id") == build_id
         )
 
+    def complete(self, region: str, ami_id: str, input_hash: str) -> tuple[str, ...] | None:
+        tags = self.tags.get((region, ami_id), {})
+        return (f"snap-{ami_id[4:]}",) if tags.get("bakery:input-hash") == input_hash else None
+
     def settle(self, region: str, ami_id: str, tags: Mapping[str, str]) -> tuple[str, ...]:
         self.tags[(region, ami_id)] = dict(tags)
         return (f"snap-{ami_id[4:]}",)

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any, Self
 
 from bakery.aws.facts import SourceInfo
-from bakery.errors import BakeryError
+from bakery.errors import BakeryError, StoreError
 from bakery.lineage.records import BuildRecord, RegionImage, Status, interrupted_reason
 from bakery.lineage.sqlite import leases, lifecycle
 
 BUSY_TIMEOUT_MS = 30_000
+FULL_BELOW_BYTES = 1 << 20  # a file system with less free is full for a store's next write
 
 # Each step takes the schema from version N to N+1 (PRAGMA user_version); append, never edit.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -122,32 +123,65 @@ def _replace_images(db: sqlite3.Connection, build_id: str, images: Sequence[Regi
 class SqliteStore(lifecycle.LifecycleTables, leases.LeaseTable):
     """The lineage store in one SQLite file (one shared connection, guarded by a lock)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """Open (creating and migrating) the store at `path`.
+
+        `read_only` is for the commands that only read (history, lineage, plan, channels): when
+        the file cannot be opened for writing (read-only file or mount, full disk) it is read
+        as it stands, provided no write-ahead log holds changes not yet in the file.
+        """
         self.path = path
+        self.read_only = False  # True once opened without any write
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: we begin and end every transaction ourselves.
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        except (OSError, sqlite3.Error) as error:
-            raise BakeryError(f"cannot open the lineage store {path}: {error}") from error
-        self._db.row_factory = sqlite3.Row
+            self._db = self._connect(writable=True)
+        except StoreError as error:
+            if not read_only or not self._fully_written():
+                raise
+            self._db = self._connect(writable=False, after=error)
+
+    def _connect(self, *, writable: bool, after: StoreError | None = None) -> sqlite3.Connection:
+        path = self.path
         try:
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._enable_wal()
-            self._migrate()
-        except sqlite3.DatabaseError as error:
-            self._db.close()
-            if getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY:
-                raise self._unusable(error) from error
-            raise BakeryError(
-                f"{path} is not a usable bakery lineage store ({error}); "
-                "check the state setting in bakery.yaml"
+            if writable:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # isolation_level=None: we begin and end every transaction ourselves.
+                db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            else:  # immutable: no lock, no shared memory, no write-ahead log
+                uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+                db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(
+                f"cannot open the lineage store {path}: {error}; check that its folder exists "
+                "and is writable, or point state in bakery.yaml at another store"
             ) from error
+        db.row_factory = sqlite3.Row
+        self._db = db
+        try:
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA foreign_keys = ON")
+            if writable:
+                self._enable_wal()
+                self._migrate()
+            elif self._schema_version() < SCHEMA_VERSION:
+                assert after is not None
+                raise StoreError(f"{after}; (its schema is older than this bakery's, too)")
+        except sqlite3.DatabaseError as error:
+            db.close()
+            raise self._unusable(error) from error
         except BakeryError:
-            self._db.close()
+            db.close()
             raise
+        self.read_only = not writable
+        return db
+
+    def _fully_written(self) -> bool:
+        """Whether the file holds every committed change: no write-ahead log with frames."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        try:
+            return self.path.stat().st_size > 0 and (not wal.exists() or wal.stat().st_size == 0)
+        except OSError:
+            return False
 
     def _enable_wal(self) -> None:
         # Two processes switching a new file to WAL at once: the loser gets SQLITE_BUSY at
@@ -182,30 +216,82 @@ class SqliteStore(lifecycle.LifecycleTables, leases.LeaseTable):
         return found
 
     def check_writable(self) -> None:
-        """Raise a BakeryError now if the file refuses writes (read-only file, folder, mount)."""
+        """Raise a StoreError now if the file refuses writes (read-only file, folder, mount)."""
+        if self.read_only:
+            raise StoreError(f"the lineage store {self.path} was opened read-only")
         with self._transaction() as db:  # a write statement that changes nothing
             db.execute("UPDATE builds SET build_id = build_id WHERE 0")
+        if self._disk_full():  # the statement above needed no space; the records will
+            raise StoreError(
+                f"the lineage store {self.path} cannot grow: the disk is full (less than "
+                f"{FULL_BELOW_BYTES >> 20} MiB free); free space on its file system and rerun"
+            )
 
     @contextmanager
     def _transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+        if write and self.read_only:
+            raise StoreError(
+                f"the lineage store {self.path} could only be opened for reading; make it "
+                "writable (see the error of a writing command) and rerun"
+            )
         try:
             with self._lock, self._db:  # the connection commits, or rolls back on an error
                 self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 yield self._db
-        except sqlite3.OperationalError as error:
+        except sqlite3.IntegrityError:
+            raise  # a constraint the caller turns into its own message
+        except sqlite3.DatabaseError as error:  # full, read-only, corrupted, locked, I/O
             raise self._unusable(error) from error
 
-    def _unusable(self, error: sqlite3.Error) -> BakeryError:
+    def _unusable(self, error: sqlite3.Error) -> StoreError:
         """Say what is wrong with the store's file and what to do, for an error of SQLite."""
-        if getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY:
-            return BakeryError(
-                f"the lineage store {self.path} is read-only ({error}); make the file and its "
-                "folder writable for this user, or point state in bakery.yaml at a writable store"
+        code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+        where = f"the lineage store {self.path}"
+        if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM):
+            return StoreError(
+                f"{where} is read-only ({error}); make the file and its folder writable for "
+                "this user, or point state in bakery.yaml at a writable store"
             )
-        return BakeryError(
-            f"the lineage store {self.path} failed ({error}); check the file, its folder and "
-            "the disk, and the state setting in bakery.yaml"
+        if code == sqlite3.SQLITE_FULL or (code == sqlite3.SQLITE_IOERR and self._disk_full()):
+            return StoreError(
+                f"{where} cannot grow: the disk is full ({error}); free space on its file "
+                "system and rerun the command"
+            )
+        if code == sqlite3.SQLITE_NOTADB:
+            return StoreError(
+                f"{where} is not a usable bakery lineage store ({error}): it is corrupted, or "
+                "state in bakery.yaml names another file; restore it from a backup, or move it "
+                "aside and run `bakery state import` to recreate the lineage from the images' tags"
+            )
+        if code == sqlite3.SQLITE_CORRUPT:
+            return StoreError(
+                f"{where} is corrupted ({error}); restore it from a backup, or move it aside "
+                "and run `bakery state import` to recreate the lineage from the images' tags"
+            )
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return StoreError(
+                f"{where} stayed locked by another process for {BUSY_TIMEOUT_MS // 1000} s "
+                f"({error}); rerun when the other bakery ends"
+            )
+        if code == sqlite3.SQLITE_IOERR:
+            return StoreError(
+                f"{where} cannot be read or written: an I/O error ({error}); check the disk "
+                "and the file system it lies on, then rerun"
+            )
+        return StoreError(
+            f"{where} failed ({error}); check the file, its folder and the disk, and the "
+            "state setting in bakery.yaml"
         )
+
+    def _disk_full(self) -> bool:
+        """Whether the store's file system has (next to) no space left: SQLite often says only
+        "disk I/O error" when a write of its shared-memory or journal file finds no space."""
+        import shutil
+
+        try:
+            return shutil.disk_usage(self.path.parent).free < FULL_BELOW_BYTES
+        except OSError:
+            return False
 
     def _select(self, where: str, params: Sequence[Any], limit: int = -1) -> list[BuildRecord]:
         query = f"{_SELECT} WHERE {where} ORDER BY build_id DESC LIMIT {int(limit)}"
