@@ -26,6 +26,9 @@ class SourceInfo:
     product_codes: tuple[str, ...] = ()
 
 
+CLOCK_AHEAD_SECONDS = 300  # a build date later than AWS's CreationDate by more: a wrong clock
+
+
 @dataclass(frozen=True)
 class CommandResult:
     command: str
@@ -79,14 +82,25 @@ class UsageFacts:
 
 
 def parse_build_date(tags: Mapping[str, str], creation_date: str | None) -> datetime | None:
-    """Return the image's build date: its bakery:build-date tag, else its CreationDate (UTC)."""
-    for text in (tags.get(BUILD_DATE_TAG), creation_date):
-        if text:
-            try:
-                return _utc(datetime.fromisoformat(text))
-            except ValueError:
-                continue
-    return None
+    """Return the image's build date: its bakery:build-date tag, else its CreationDate (UTC).
+
+    The tag holds the clock of the machine that built it, CreationDate the clock of AWS: a
+    build cannot start after its image was made, so a tag later than CreationDate (by more than
+    a few minutes) is a clock that was ahead, and CreationDate is taken.
+    """
+    tagged, created = _parse(tags.get(BUILD_DATE_TAG)), _parse(creation_date)
+    if tagged and created and (tagged - created).total_seconds() > CLOCK_AHEAD_SECONDS:
+        return created
+    return tagged or created
+
+
+def _parse(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return _utc(datetime.fromisoformat(text))
+    except ValueError:
+        return None
 
 
 def _utc(moment: datetime) -> datetime:

@@ -112,10 +112,14 @@ def images_of_recipes(
                 tags = {tag["Key"]: tag["Value"] for tag in image.get("Tags", [])}
                 found[(region, tags.get(RECIPE_TAG, ""))].append(image)
     for images in found.values():
-        images.sort(
-            key=lambda image: (image.get("CreationDate", ""), image["ImageId"]), reverse=True
-        )
+        images.sort(key=_newest_first_key, reverse=True)
     return dict(found)
+
+
+def _newest_first_key(image: Image) -> tuple[str, str, str]:
+    """AWS's CreationDate (to the second), then the build's own date, then the id."""
+    tags = {tag["Key"]: tag["Value"] for tag in image.get("Tags", [])}
+    return (image.get("CreationDate", ""), tags.get("bakery:build-date", ""), image["ImageId"])
 
 
 class _Account:

@@ -21,6 +21,7 @@ class PlannedRecipe:
     rendered: Rendered
     source: SourceInfo | None
     parent_build_id: str | None
+    known_build_id: str | None = None  # its newest succeeded build when the plan was made
 
 
 def plan_bake(ctx: BakeContext, names: Sequence[str], force: bool) -> list[PlannedRecipe]:
@@ -44,7 +45,10 @@ def plan_bake(ctx: BakeContext, names: Sequence[str], force: bool) -> list[Plann
             parent=parent.decision if parent else None,
             facts=facts,
         )
-        planned[name] = PlannedRecipe(decision, facts, rendered, source, parent_build)
+        known = ctx.store.latest_success(name, recipe.region)
+        planned[name] = PlannedRecipe(
+            decision, facts, rendered, source, parent_build, known.build_id if known else None
+        )
     return list(planned.values())
 
 

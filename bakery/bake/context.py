@@ -13,7 +13,7 @@ from bakery.aws.session import AwsSettings, Gateway
 from bakery.config.catalog import Catalog
 from bakery.config.git import GitState, git_state
 from bakery.lineage.leases import new_holder, process_gone
-from bakery.lineage.records import BuildRecord, RegionImage, Status, iso_utc, new_build_id
+from bakery.lineage.records import BuildRecord, RegionImage, Status, iso_utc
 from bakery.lineage.store import LineageStore
 from bakery.packer import binary as packer
 from bakery.render.build_folder import TemplateDialect
@@ -37,7 +37,6 @@ class BakeContext:
     cancel: threading.Event = field(default_factory=threading.Event)  # stop, cleaning up
     abort: threading.Event = field(default_factory=threading.Event)  # stop now (a 2nd signal)
     holder: str = field(default_factory=new_holder)  # this runner, for leases
-    started_id: str = field(default_factory=new_build_id)  # later builds are of this run's time
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @property

@@ -116,13 +116,15 @@ def _build_leased(
             None if forced else ctx.images.with_input_hash(recipe.name, recipe.region, wanted)
         )
         # Forced builds (--force, rebuild --stale) also use what another runner built after
-        # this run began from the same inputs, so two runs never build a recipe twice.
+        # this run planned, from the same inputs, so two runs never build a recipe twice.
+        # "After" is "not known when planned": build ids hold their runner's clock, which may
+        # have been ahead.
         latest = ctx.store.latest_success(recipe.name, recipe.region)
         fresh = latest.image_in(recipe.region) if latest is not None else None
         if (
             latest is not None
             and fresh is not None
-            and latest.build_id > ctx.started_id
+            and latest.build_id != item.known_build_id
             and latest.input_hash == wanted
         ):
             existing = fresh.ami_id

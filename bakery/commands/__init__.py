@@ -46,6 +46,11 @@ def catalog_of(project: Project) -> Catalog:
     return catalog
 
 
+def warn(message: str) -> None:
+    """Print a warning of bakery's on stderr (the `note` that use cases take)."""
+    print(f"bakery: warning: {message}", file=sys.stderr)
+
+
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=False, default=str)
     sys.stdout.write("\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bakery.commands import gateway_of, print_json, project_of, writable_store_of
+from bakery.commands import gateway_of, print_json, project_of, warn, writable_store_of
 from bakery.config.catalog import load_catalog
 from bakery.errors import EXIT_FAILED, UsageError, safe_message
 
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     catalog = load_catalog(project)
     gateway = gateway_of(args, project)
     with writable_store_of(project, args) as store:
-        record = resolve_image_ref(store, args.ref)
+        record = resolve_image_ref(store, args.ref, warn)
         results = copy_build(
             gateway, store, project, record, catalog.recipes.get(record.recipe), args.to
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bakery.commands import gateway_of, print_promotion, project_of, writable_store_of
+from bakery.commands import gateway_of, print_promotion, project_of, warn, writable_store_of
 
 
 def run(args: argparse.Namespace) -> int:
@@ -14,7 +14,7 @@ def run(args: argparse.Namespace) -> int:
     project = project_of(args)
     gateway = gateway_of(args, project)
     with writable_store_of(project, args) as store:
-        record = resolve_image_ref(store, args.ref)
+        record = resolve_image_ref(store, args.ref, warn)
         promotion = promote(
             gateway,
             store,

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from bakery import __version__
-from bakery.commands import print_json, project_of, store_of
+from bakery.commands import print_json, project_of, store_of, warn
 from bakery.errors import BakeryError
 from bakery.lineage.provenance import provenance_statement
 from bakery.lineage.queries import resolve_ref
@@ -15,7 +15,7 @@ from bakery.lineage.queries import resolve_ref
 def run(args: argparse.Namespace) -> int:
     project = project_of(args)
     with store_of(project, args, read_only=True) as store:
-        record = resolve_ref(store, args.ref)
+        record = resolve_ref(store, args.ref, warn)
     inputs = project.root / ".bakery" / "builds" / record.build_id / "inputs.json"
     try:
         files = json.loads(inputs.read_text())["files"]

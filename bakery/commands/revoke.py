@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from bakery.commands import gateway_of, print_json, project_of, writable_store_of
+from bakery.commands import gateway_of, print_json, project_of, warn, writable_store_of
 from bakery.errors import UsageError
 
 
@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     project = project_of(args)
     gateway = gateway_of(args, project)
     with writable_store_of(project, args) as store:
-        record = resolve_image_ref(store, args.ref)
+        record = resolve_image_ref(store, args.ref, warn)
         result = revoke(
             gateway,
             store,

@@ -8,7 +8,7 @@ import textwrap
 import threading
 from dataclasses import asdict
 
-from bakery.commands import gateway_of, print_json, project_of, writable_store_of
+from bakery.commands import gateway_of, print_json, project_of, warn, writable_store_of
 from bakery.config.catalog import load_catalog
 from bakery.errors import EXIT_CANCELLED
 from bakery.lifecycle.smoke import SmokeTestError, resolve_image_ref, smoke_test
@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     catalog = load_catalog(project)
     gateway = gateway_of(args, project)
     with writable_store_of(project, args) as store:
-        record = resolve_image_ref(store, args.ref)
+        record = resolve_image_ref(store, args.ref, warn)
         recipe = catalog.get(record.recipe)
         if recipe.version != record.version:
             _note(

@@ -169,7 +169,7 @@ def _retention(
     if retention is None or image.build_date is None or image.recipe is None:
         return [], None
     age = _utc(now) - _utc(image.build_date)
-    days = age // timedelta(days=1)
+    days = max(0, age // timedelta(days=1))  # a clock that was ahead gives no negative age
     held = []
     keep, max_age = retention.keep, retention.max_age_days
     if rank is not None and rank < keep:

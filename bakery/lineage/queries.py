@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from bakery.aws.facts import SourceInfo
 from bakery.errors import BakeryError
-from bakery.lineage.records import BuildRecord, Status
+from bakery.lineage.records import BuildRecord, Status, dated_ahead
 from bakery.lineage.store import LineageStore
 from bakery.ui.diagram import draw
 
@@ -50,21 +51,45 @@ def is_build_id(ref: str) -> bool:
     return len(ref) == 26 and set(ref.upper()) <= _ULID_CHARS
 
 
-def resolve_ref(store: LineageStore, ref: str) -> BuildRecord:
-    """Return the build a reference names: a build id, an AMI id, or a recipe's newest success."""
+def resolve_ref(
+    store: LineageStore, ref: str, note: Callable[[str], None] | None = None
+) -> BuildRecord:
+    """Return the build a reference names: a build id, an AMI id, or a recipe's newest success.
+
+    Build ids sort by their runner's clock, so a build dated in the future (its runner's clock
+    was ahead) is not taken as a recipe's newest while another exists; `note` is told.
+    """
     found: BuildRecord | None = None
     if is_build_id(ref):
         found = store.get(ref.upper())
     elif ref.startswith("ami-"):
         found = store.find_by_ami(ref)
     if found is None and not ref.startswith("ami-"):
-        found = next(iter(store.builds(recipe=ref, status=Status.SUCCEEDED)), None)
+        found = newest_of(store.builds(recipe=ref, status=Status.SUCCEEDED), note)
     if found is None:
         raise BakeryError(
             f"no build found for {ref}; give a build id (26 characters), an AMI id (ami-...) "
             "or the name of a recipe with a succeeded build (see `bakery history NAME`)"
         )
     return found
+
+
+def newest_of(
+    records: Sequence[BuildRecord], note: Callable[[str], None] | None = None
+) -> BuildRecord | None:
+    """The first of `records` (newest first) not dated in the future, else the first."""
+    ahead = [record for record in records if dated_ahead(record)]
+    chosen = next((record for record in records if record not in ahead), None)
+    if chosen is None:
+        return records[0] if records else None
+    for record in ahead:
+        if note is not None and record.build_id > chosen.build_id:
+            note(
+                f"build {record.build_id} of {record.recipe} is dated {record.started_at}, in "
+                "the future (its runner's clock was ahead): it is not taken as the newest; "
+                "name its build id to use it"
+            )
+    return chosen
 
 
 def build_label(record: BuildRecord) -> str:

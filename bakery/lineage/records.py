@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from bakery.aws.facts import CommandResult, SourceInfo
+from bakery.aws.facts import CLOCK_AHEAD_SECONDS, CommandResult, SourceInfo
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -41,6 +41,17 @@ def interrupted_reason(record: BuildRecord) -> str:
 def iso_utc(moment: datetime | None = None) -> str:
     """Write a moment (now by default) the way every record stores time: ISO 8601 UTC."""
     return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def dated_ahead(record: BuildRecord, now: datetime | None = None) -> bool:
+    """Whether a build says it started in the future: the clock of its runner was ahead."""
+    try:
+        started = datetime.fromisoformat(record.started_at.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    return (started - (now or datetime.now(UTC))).total_seconds() > CLOCK_AHEAD_SECONDS
 
 
 def new_build_id(now: float | None = None) -> str:

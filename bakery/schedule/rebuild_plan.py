@@ -215,7 +215,7 @@ def _with_aws(
             f"image {image.ami_id if image else '?'} (build {now_built.record.build_id}) found "
             "by its tags; the lineage store has no record of it: run `bakery state import`"
         )
-        return replace(entry, note=note)
+        return replace(entry, note="; ".join(filter(None, (entry.note, note))))
     if isinstance(now_built, str) and not entry.stale and record is not None:
         region = record.region
         reason = (

@@ -9,7 +9,7 @@ from datetime import datetime
 from bakery.aws.facts import SourceInfo
 from bakery.config.graph import RecipeGraph
 from bakery.config.recipe import Recipe
-from bakery.lineage.records import BuildRecord
+from bakery.lineage.records import BuildRecord, dated_ahead
 from bakery.render.input_hash import input_hash
 
 NEVER_BUILT = "never built"
@@ -88,7 +88,7 @@ def assess(
         )
     if recipe.parent is not None:
         reasons += _parent_moved(recipe.parent, record, parent_latest)
-    if max_age_seconds is not None:
+    if max_age_seconds is not None and not dated_ahead(record, now):
         age = (now - _parse_time(record.started_at)).total_seconds()
         if age > max_age_seconds:
             reasons.append(
@@ -99,7 +99,13 @@ def assess(
             f"parent image {record.source.resolved_ami} (build {parent_record.build_id}) "
             f"was revoked ({parent_record.revoked_reason or 'no reason given'})"
         )
-    return Staleness(recipe.name, bool(reasons), tuple(reasons), problem)
+    note = None
+    if dated_ahead(record, now):
+        note = (
+            f"its newest build {record.build_id} is dated {record.started_at}, in the future "
+            "(its runner's clock was ahead), so its age is not known"
+        )
+    return Staleness(recipe.name, bool(reasons), tuple(reasons), problem, note)
 
 
 def in_scope(graph: RecipeGraph, names: Sequence[str]) -> list[str]:

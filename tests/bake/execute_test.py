@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from bakery.config.catalog import load_catalog
 from bakery.config.git import GitState
 from bakery.config.project import load_project
 from bakery.errors import StoreError
-from bakery.lineage.records import BuildRecord, Status
+from bakery.lineage.records import BuildRecord, Status, iso_utc
 from bakery.lineage.sqlite.store import SqliteStore
 from bakery.ui.progress import Progress
 from tests.support.images import FakeBuildImages
@@ -462,3 +463,17 @@ def test_a_build_folder_that_cannot_be_written_fails_only_that_recipe(
     assert {o.result for o in outcomes.values()} == {"failed"}
     assert all("cannot write its build folder" in o.detail for o in outcomes.values())
     assert run.store.builds() == []  # nothing started, nothing recorded
+
+
+def test_a_run_whose_clock_was_ahead_does_not_block_a_forced_rebuild(
+    bench: Callable[..., Bench],
+) -> None:
+    run = bench({"base": recipe("base")}, {"*": {"duration": 0}})
+    ahead = datetime.now(UTC) + timedelta(days=1)
+    ctx = replace(run.context(), clock=lambda: ahead)  # a runner whose clock was a day ahead
+    assert [o.result for o in execute(ctx, plan(ctx, ["base"], False), 1)] == ["succeeded"]
+    (future,) = run.store.builds()
+    assert future.started_at > iso_utc()
+    forced = run.bake(["base"], force=True)  # now with the right clock
+    assert forced["base"].result == "succeeded"  # not "built meanwhile by another runner"
+    assert forced["base"].build_id != future.build_id

@@ -239,8 +239,14 @@ def test_prune_orders_decisions_by_region_recipe_and_newest_first() -> None:
 
 def test_parse_build_date_prefers_the_tag_then_creation_date() -> None:
     tag = {"bakery:build-date": "2025-01-02T03:04:05Z"}
-    assert parse_build_date(tag, "2020-01-01T00:00:00.000Z") == datetime(
+    # the build starts, its image is made 20 minutes later: the build's own date counts
+    assert parse_build_date(tag, "2025-01-02T03:24:05.000Z") == datetime(
         2025, 1, 2, 3, 4, 5, tzinfo=UTC
+    )
+    # a build dated after its image was made: its runner's clock was ahead, AWS's is taken
+    ahead = {"bakery:build-date": "2025-01-03T03:04:05Z"}
+    assert parse_build_date(ahead, "2025-01-02T03:24:05.000Z") == datetime(
+        2025, 1, 2, 3, 24, 5, tzinfo=UTC
     )
     assert parse_build_date({"bakery:build-date": "soon"}, "2020-01-01T00:00:00.000Z") == datetime(
         2020, 1, 1, tzinfo=UTC

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from bakery.lineage.sqlite.store import SqliteStore
 from tests.support.records import (
     AL2023,
     T0,
+    east,
     failed,
     make_record,
     recipe_source,
@@ -156,3 +158,18 @@ def test_history_rows_list_a_recipes_builds_newest_first(store: SqliteStore, cha
         "amis": {"us-east-1": "ami-web"},
         "input_hash": chain.web.input_hash[:12],
     }
+
+
+def test_a_build_dated_in_the_future_is_not_taken_as_the_newest(store: SqliteStore) -> None:
+    now = datetime.now(UTC).timestamp()
+    good = succeeded(make_record("web", now - 3600), east("ami-good"))
+    ahead = succeeded(make_record("web", now + 86400), east("ami-ahead"))  # a clock a day ahead
+    for record in (good, ahead):
+        store.put(record)
+    notes: list[str] = []
+    assert resolve_ref(store, "web", notes.append).build_id == good.build_id
+    assert notes == [
+        f"build {ahead.build_id} of web is dated {ahead.started_at}, in the future (its "
+        "runner's clock was ahead): it is not taken as the newest; name its build id to use it"
+    ]
+    assert resolve_ref(store, ahead.build_id).build_id == ahead.build_id  # named, it is used
