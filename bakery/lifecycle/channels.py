@@ -74,7 +74,9 @@ def promote(
     )
     if problems:
         raise BakeryError(f"promotion to {channel.name} refused: " + "; ".join(problems))
-    return _point(gateway, store, project, record, channel, "promote", "", accounts)
+    return _point(
+        gateway, store, project, record.recipe, channel, "promote", lambda _: (record, ""), accounts
+    )
 
 
 def rollback(
@@ -86,47 +88,47 @@ def rollback(
     get: Callable[[str], BuildRecord | None],
     accounts: AccountGateway | None = None,
 ) -> Promotion:
-    """Point a channel back at the build it held before its current promotion."""
+    """Point a channel back at the build it held before its current promotion.
+
+    The history is read under the channel's lease: two rollbacks at once go back two steps,
+    never both to the same build from the same promotion.
+    """
     channel = channel_of(project, channel_name)
-    history = store.promotions(recipe, channel.name)
-    if not history or history[0].previous_build_id is None:
-        raise BakeryError(
-            f"channel {channel.name} of {recipe} has no earlier promotion to go back to"
-        )
-    target = get(history[0].previous_build_id)
-    if target is None or target.revoked:
-        why = "is revoked" if target else "is not in the lineage store"
-        raise BakeryError(
-            f"the previous image of {channel.name} ({history[0].previous_build_id})"
-            f" {why}; promote another build instead"
-        )
-    return _point(
-        gateway,
-        store,
-        project,
-        target,
-        channel,
-        "rollback",
-        f"from {history[0].build_id}",
-        accounts,
-    )
+
+    def pick(history: Sequence[Promotion]) -> tuple[BuildRecord, str]:
+        if not history or history[0].previous_build_id is None:
+            raise BakeryError(
+                f"channel {channel.name} of {recipe} has no earlier promotion to go back to"
+            )
+        target = get(history[0].previous_build_id)
+        if target is None or target.revoked:
+            why = "is revoked" if target else "is not in the lineage store"
+            raise BakeryError(
+                f"the previous image of {channel.name} ({history[0].previous_build_id})"
+                f" {why}; promote another build instead"
+            )
+        return target, f"from {history[0].build_id}"
+
+    return _point(gateway, store, project, recipe, channel, "rollback", pick, accounts)
 
 
 def _point(
     gateway: Gateway,
     store: LineageStore,
     project: Project,
-    record: BuildRecord,
+    recipe: str,
     channel: Channel,
     action: str,
-    note: str,
+    pick: Callable[[Sequence[Promotion]], tuple[BuildRecord, str]],
     accounts: AccountGateway | None,
 ) -> Promotion:
+    """Move a channel to the build `pick` chooses from its history (newest first)."""
     store.check_writable()  # the channel moves in AWS only if the store can record it
     # One writer per channel at a time, across processes and machines (the lease of builds):
-    # the history read, the writes in AWS and the record happen together, so the store, the
-    # parameters and the channel tags agree, and each promotion's previous is the one before.
-    key = f"{record.recipe} channel {channel.name}"
+    # the history read, the choice, the writes in AWS and the record happen together, so the
+    # store, the parameters and the channel tags agree, and each promotion's previous is the
+    # one before.
+    key = f"{recipe} channel {channel.name}"
     with holding(
         store,
         key,
@@ -137,7 +139,11 @@ def _point(
         poll=0.2,
         doing="moving the channel",
     ):
-        return _point_held(gateway, store, project, record, channel, action, note, accounts)
+        history = store.promotions(recipe, channel.name)
+        record, note = pick(history)
+        return _point_held(
+            gateway, store, project, record, channel, action, note, accounts, history
+        )
 
 
 def _point_held(
@@ -149,8 +155,8 @@ def _point_held(
     action: str,
     note: str,
     accounts: AccountGateway | None,
+    history: Sequence[Promotion],
 ) -> Promotion:
-    history = store.promotions(record.recipe, channel.name)
     previous = history[0] if history else None
     regions = channel.regions or (project.region,)
     images = tuple(image for image in record.images if image.region in regions)
@@ -231,29 +237,43 @@ def revoke(
         for channel_name, promotion in sorted(current.items()):
             if promotion.build_id not in revoked or channel_name not in project.channels:
                 continue
-            back = fallback(store.promotions(recipe, channel_name), revoked)
-            earlier = store.get(back.build_id) if back else None
-            if earlier is None:
-                stuck.append(
-                    f"{channel_name} of {recipe} has no earlier non-revoked image; it "
-                    "still points to the revoked one: promote a fixed build"
-                )
-                continue
-            moved.append(
-                _point(
-                    gateway,
-                    store,
-                    project,
-                    earlier,
-                    project.channels[channel_name],
-                    "revoke",
-                    f"{promotion.build_id} revoked: {reason}",
-                    accounts,
-                )
+            stuck_text = (
+                f"{channel_name} of {recipe} has no earlier non-revoked image; it still "
+                "points to the revoked one: promote a fixed build"
             )
+
+            def pick(
+                history: Sequence[Promotion], stuck_text: str = stuck_text
+            ) -> tuple[BuildRecord, str]:
+                # chosen under the channel's lease, from the history as it is then
+                back = fallback(history, revoked)
+                earlier = store.get(back.build_id) if back else None
+                if earlier is None:
+                    raise _Stuck(stuck_text)
+                return earlier, f"{history[0].build_id} revoked: {reason}"
+
+            try:
+                moved.append(
+                    _point(
+                        gateway,
+                        store,
+                        project,
+                        recipe,
+                        project.channels[channel_name],
+                        "revoke",
+                        pick,
+                        accounts,
+                    )
+                )
+            except _Stuck as error:
+                stuck.append(str(error))
     return RevokeResult(
         tuple(t.build_id for t in targets), tuple(moved), tuple(stuck), tuple(notes), unshared
     )
+
+
+class _Stuck(BakeryError):
+    """A revoked channel has no earlier image to go back to."""
 
 
 def _current_channels(store: LineageStore, recipe: str) -> dict[str, Promotion]:

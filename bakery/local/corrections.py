@@ -66,7 +66,40 @@ def serialise_dynamodb_requests() -> None:
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
+def honour_copy_image_client_tokens() -> None:
+    """Answer a repeated CopyImage with the same ClientToken with the image the first made.
+
+    EC2 makes CopyImage idempotent by its ClientToken ("Ensuring idempotency" in the EC2 API
+    reference): a retry after a lost answer returns the same image. moto 5.2 ignores the token
+    (moto/ec2/responses/amis.py, copy_image), so the retry botocore makes after a lost answer
+    left a second, untagged copy in the emulator that real EC2 never makes.
+    """
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.amis import AmisResponse
+
+    original = AmisResponse.copy_image
+    if getattr(original, _MARK, False):
+        return
+    made: dict[tuple[str, str, str], str] = {}
+
+    @functools.wraps(original)
+    def copy_image(self: Any) -> Any:
+        token = self._get_param("ClientToken")
+        key = (self.current_account, self.region, str(token))
+        if token and key in made and made[key] in self.ec2_backend.amis:
+            return ActionResult({"ImageId": made[key]})
+        answer = original(self)
+        result: Any = answer.result
+        if token:
+            made[key] = str(result["ImageId"])
+        return answer
+
+    setattr(copy_image, _MARK, True)
+    AmisResponse.copy_image = copy_image  # type: ignore[method-assign]
+
+
 def apply_corrections() -> None:
     """Apply every correction to moto; calling it again changes nothing."""
     report_images_as_ebs_backed()
     serialise_dynamodb_requests()
+    honour_copy_image_client_tokens()

@@ -14,6 +14,7 @@ import pytest
 from moto import mock_aws
 from moto.dynamodb.responses import DynamoHandler
 from moto.ec2.models.amis import Ami
+from moto.ec2.responses.amis import AmisResponse
 
 from bakery.local import launcher
 from bakery.local.corrections import apply_corrections
@@ -52,6 +53,7 @@ def stock_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """In-process moto whose Ami class is restored afterwards, whatever a test applies."""
     monkeypatch.setattr(Ami, "__init__", Ami.__init__)
     monkeypatch.setattr(DynamoHandler, "call_action", DynamoHandler.call_action)
+    monkeypatch.setattr(AmisResponse, "copy_image", AmisResponse.copy_image)
     with mock_aws():
         yield
 
@@ -114,6 +116,31 @@ def test_stock_copy_image_is_found_as_self_owned_in_the_target_region(stock_moto
     owned = west.describe_images(Owners=["self"])["Images"]
     assert [image["ImageId"] for image in owned] == [copied]
     assert owned[0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"].startswith("snap-")
+
+
+def _copies_with_one_token() -> set[str]:
+    created = _created_image()
+    west = boto3.client("ec2", region_name="us-west-2")
+    return {
+        west.copy_image(
+            SourceImageId=created["ImageId"],
+            SourceRegion="us-east-1",
+            Name="copied-layer",
+            ClientToken="bakery-copy-token",
+        )["ImageId"]
+        for _ in range(2)  # a retry after a lost answer sends the same request again
+    }
+
+
+def test_stock_copy_image_ignores_its_client_token(stock_moto: None) -> None:
+    assert len(_copies_with_one_token()) == 2  # EC2 would make one
+
+
+def test_corrected_copy_image_makes_one_image_per_client_token(stock_moto: None) -> None:
+    apply_corrections()
+    (copied,) = _copies_with_one_token()
+    owned = boto3.client("ec2", region_name="us-west-2").describe_images(Owners=["self"])
+    assert [image["ImageId"] for image in owned["Images"]] == [copied]
 
 
 @pytest.fixture
