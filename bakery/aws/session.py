@@ -10,7 +10,7 @@ from typing import Any
 
 from bakery.errors import BakeryError
 
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = 10  # every call, its first attempt included (botocore: total_max_attempts)
 
 
 class AwsError(BakeryError):
@@ -71,7 +71,7 @@ class Gateway:
             )
         # Adaptive mode adds client-side rate limiting on throttling errors to the retries.
         config = Config(
-            retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
+            retries={"mode": "adaptive", "total_max_attempts": MAX_ATTEMPTS},
             connect_timeout=10,
             read_timeout=60,
         )
