@@ -61,6 +61,10 @@ class CancelledBuild(BakeryError):
     """The build was stopped by Ctrl-C or its timeout."""
 
 
+class BuildTimedOut(BakeryError):
+    """The build ran past its timeout; Packer was asked to clean up."""
+
+
 def build_recipe(
     ctx: BakeContext,
     recipe: Recipe,
@@ -256,8 +260,35 @@ def _run_packer(
     for attempt in attempts:
         with attempt:
             left = max(0.0, deadline - time.monotonic())
-            return _packer_once(ctx, recipe, record, template, variables, log_path, left)
+            try:
+                return _packer_once(ctx, recipe, record, template, variables, log_path, left)
+            except (CancelledBuild, BuildTimedOut):
+                raise
+            except BakeryError as error:
+                finished = _finished_by_tags(ctx, recipe, record)
+                if not finished:
+                    raise
+                # Packer tags its images last: what failed came after (its clean-up, the
+                # manifest on a full disk), and the image is whole. It is never thrown away.
+                made = ", ".join(f"{region}:{ami}" for region, ami in sorted(finished.items()))
+                text = f"packer failed after it finished {made} ({error}); the image is kept"
+                ctx.progress.step(recipe.name, text)
+                _log_note(ctx, recipe, log_path, text)
+                return finished
     raise AssertionError("unreachable")
+
+
+def _finished_by_tags(ctx: BakeContext, recipe: Recipe, record: BuildRecord) -> dict[str, str]:
+    """The images of this build that Packer finished (tagged with its build id and input
+    hash, available), by region; empty unless the build region's one is finished."""
+    found: dict[str, str] = {}
+    for region in dict.fromkeys((recipe.region, *recipe.distribute.regions)):
+        made = ctx.images.of_build(region, record.build_id)
+        if len(made) != 1:
+            continue  # none, or more than one: not a finished image to take
+        if ctx.images.complete(region, made[0], record.input_hash) is not None:
+            found[region] = made[0]
+    return found if recipe.region in found else {}
 
 
 def _log_note(ctx: BakeContext, recipe: Recipe, log_path: Path, text: str) -> None:
@@ -307,7 +338,7 @@ def _packer_once(
     if run.cancelled:
         raise CancelledBuild("cancelled; Packer was asked to clean up its instance")
     if run.timed_out:
-        raise BakeryError(
+        raise BuildTimedOut(
             f"timed out after {recipe.build.timeout}; Packer was asked to clean up its instance "
             f"(log: {record.log_path})"
         )

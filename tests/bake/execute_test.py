@@ -477,3 +477,40 @@ def test_a_run_whose_clock_was_ahead_does_not_block_a_forced_rebuild(
     forced = run.bake(["base"], force=True)  # now with the right clock
     assert forced["base"].result == "succeeded"  # not "built meanwhile by another runner"
     assert forced["base"].build_id != future.build_id
+
+
+class TaggedThenFailed(FakeBuildImages):
+    """AWS as Packer leaves it when it fails after tagging its image (its clean-up, or the
+    manifest on a full disk): the build's image exists, finished, tagged with its build id."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        super().__init__()
+        self.store = store
+
+    def of_build(self, region: str, build_id: str) -> list[str]:
+        record = self.store.get(build_id)
+        if region == "us-east-1" and record is not None:
+            tags = {"bakery:build-id": build_id, "bakery:input-hash": record.input_hash}
+            self.tags.setdefault((region, f"ami-{build_id[-17:].lower()}"), tags)
+        return super().of_build(region, build_id)
+
+
+def test_an_image_packer_finished_before_it_failed_is_kept_as_the_build(
+    bench: Callable[..., Bench],
+) -> None:
+    run = bench({"base": recipe("base")}, {"base": {"result": "fail"}})
+    run.images = TaggedThenFailed(run.store)
+    outcome = run.bake()["base"]
+    (record,) = run.store.builds()
+    ami = f"ami-{record.build_id[-17:].lower()}"
+    assert (outcome.result, outcome.images) == ("succeeded", {"us-east-1": ami})
+    assert record.status is Status.SUCCEEDED and record.ami_ids == (ami,)
+    assert [e["event"] for e in run.events()].count("start") == 1  # kept, not rebuilt
+    log = (run.root / str(record.log_path)).read_text()
+    assert f"packer failed after it finished us-east-1:{ami}" in log
+
+
+def test_a_failed_build_whose_image_is_unfinished_stays_failed(bench: Callable[..., Bench]) -> None:
+    run = bench({"base": recipe("base")}, {"base": {"result": "fail"}})
+    outcome = run.bake()["base"]  # nothing tagged with its build id: nothing to keep
+    assert outcome.result == "failed" and outcome.images == {}
