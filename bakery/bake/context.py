@@ -12,7 +12,7 @@ from bakery.aws.build_images import AwsBuildImages, BuildImages
 from bakery.aws.session import AwsSettings, Gateway
 from bakery.config.catalog import Catalog
 from bakery.config.git import GitState, git_state
-from bakery.lineage.leases import new_holder, process_gone
+from bakery.lineage.leases import build_gone, new_holder
 from bakery.lineage.records import BuildRecord, RegionImage, Status, iso_utc
 from bakery.lineage.store import LineageStore
 from bakery.packer import binary as packer
@@ -109,7 +109,7 @@ def record_interrupted(
     hash, which Packer does last), the build is recorded succeeded; otherwise interrupted.
     `regions_of(recipe)` names the regions besides the build's own where Packer made copies.
     """
-    for record in store.mark_interrupted(_alive, iso_utc()):
+    for record in store.mark_interrupted(_alive(store), iso_utc()):
         made = {
             region: images.of_build(region, record.build_id)
             for region in dict.fromkeys((record.region, *regions_of(record.recipe)))
@@ -141,6 +141,5 @@ def record_interrupted(
         )
 
 
-def _alive(record: BuildRecord) -> bool:
-    started = datetime.fromisoformat(record.started_at).timestamp() if record.started_at else None
-    return not process_gone(record.host, record.pid, started)
+def _alive(store: LineageStore) -> Callable[[BuildRecord], bool]:
+    return lambda record: not build_gone(store, record)

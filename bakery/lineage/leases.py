@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from bakery.errors import BakeryError
+from bakery.lineage.records import BuildRecord
 from bakery.lineage.store import LineageStore
 
 
@@ -60,6 +61,34 @@ def holder_gone(holder: str) -> bool:
         return False
     start = float(parts[2]) if len(parts) == 4 and _is_number(parts[2]) else None
     return process_gone(parts[0], int(parts[1]), start)
+
+
+def build_gone(store: LineageStore, record: BuildRecord, now: float | None = None) -> bool:
+    """Whether the bakery process running a `running` build has certainly ended.
+
+    On this host: its process is gone (or its pid is another process's now). On another host
+    its process cannot be seen, but while it runs it renews its recipe's lease; so it is gone
+    once that lease is not held by it any more, or has expired (at most `bake.lease_ttl` after
+    the runner was lost).
+    """
+    started = _epoch(record.started_at)
+    if record.host == socket.gethostname():
+        return process_gone(record.host, record.pid, started)
+    lease = store.lease(record.recipe)
+    if lease is None:
+        return True
+    host, _, rest = lease.holder.partition(":")
+    ours = host == record.host and rest.split(":")[0] == str(record.pid)
+    return not ours or lease.expires_at < (time.time() if now is None else now)
+
+
+def _epoch(stamp: str | None) -> float | None:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _is_number(text: str) -> bool:

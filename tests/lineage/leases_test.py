@@ -8,8 +8,15 @@ import threading
 import time
 from pathlib import Path
 
-from bakery.lineage.leases import holder_gone, holding, new_holder, process_started
+from bakery.lineage.leases import (
+    build_gone,
+    holder_gone,
+    holding,
+    new_holder,
+    process_started,
+)
 from bakery.lineage.sqlite.store import SqliteStore
+from tests.support.records import make_record
 
 
 def test_only_one_of_many_racing_runners_gets_the_lease(tmp_path: Path) -> None:
@@ -133,3 +140,28 @@ def test_a_runner_on_another_host_is_waited_for_with_the_time_left(tmp_path: Pat
         "web: another runner (elsewhere:1:0.00:x) is building it; waiting for it "
         "(its lease expires in 2m 30s unless renewed)"
     ]
+
+
+def test_a_build_of_another_host_is_gone_once_its_lease_is_no_longer_its_own(
+    tmp_path: Path,
+) -> None:
+    now = time.time()
+    with SqliteStore(tmp_path / "lineage.db") as store:
+        build = make_record("web", host="runner-b", pid=4242)
+        store.start(build)
+        assert build_gone(store, build, now)  # no lease at all: nobody is building it
+        assert store.acquire_lease("web", "runner-b:4242:1700000000.00:abcd", 60, now)
+        assert not build_gone(store, build, now)  # renewed by its runner: alive
+        assert build_gone(store, build, now + 61)  # expired: the runner stopped renewing
+        store.release_lease("web", "runner-b:4242:1700000000.00:abcd")
+        assert store.acquire_lease("web", "runner-c:7:1700000000.00:ef01", 60, now)
+        assert build_gone(store, build, now)  # another runner holds it now
+
+
+def test_a_build_of_this_host_is_gone_when_its_process_is(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "lineage.db") as store:
+        mine = make_record("web", time.time(), host=socket.gethostname(), pid=os.getpid())
+        child = subprocess.Popen([sys.executable, "-c", "pass"])
+        child.wait()
+        ended = make_record("api", host=socket.gethostname(), pid=child.pid)
+        assert not build_gone(store, mine) and build_gone(store, ended)
