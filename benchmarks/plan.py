@@ -23,7 +23,13 @@ from moto import mock_aws
 
 from bakery.aws.facts import SourceInfo
 from bakery.aws.session import AwsSettings, Gateway
-from bakery.aws.source_facts import FILTER_VALUES, PAGE_SIZE, SSM_BATCH, resolve_all
+from bakery.aws.source_facts import (
+    FILTER_VALUES,
+    PAGE_SIZE,
+    SSM_BATCH,
+    images_of_recipes,
+    resolve_all,
+)
 from bakery.aws.sources import resolve_external
 from bakery.config.catalog import Catalog, load_catalog
 from bakery.config.graph import RecipeGraph
@@ -33,7 +39,7 @@ from bakery.lineage.records import BuildRecord, RegionImage, iso_utc
 from bakery.lineage.sqlite.store import SqliteStore
 from bakery.render.build_folder import render
 from bakery.render.input_hash import input_hash
-from bakery.schedule.rebuild_plan import assess_all
+from bakery.schedule.rebuild_plan import assess_all, current_builds
 from bakery.schedule.staleness import in_scope, plan_rebuild
 from tests.support.amis import make_ami, point_parameter
 from tests.support.records import make_record, recipe_source, succeeded
@@ -42,7 +48,13 @@ REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 ACCOUNT = "123456789012"  # moto's account: every image registered here belongs to it
 NOW = datetime.now(UTC).replace(microsecond=0)
 Images = dict[str, list[str]]  # the vendor images of each base, oldest first
-PHASES = ("render digests", "resolve sources (AWS)", "read the store, assess", "plan rebuilds")
+PHASES = (
+    "render digests",
+    "resolve sources (AWS)",
+    "find images by tags (AWS)",
+    "read the store, assess",
+    "plan rebuilds",
+)
 
 
 @dataclass(frozen=True)
@@ -150,7 +162,13 @@ def benchmark(shape: Shape) -> PlanBenchResult:
         marks.append(time.perf_counter())
         sources, calls = resolve_all(gateway, [recipes[n] for n in scope], project.trusted_owners)
         marks.append(time.perf_counter())
-        assessed = assess_all(catalog, store, scope, digests, sources, NOW)
+        by_region: dict[str, list[str]] = {}
+        for name in scope:
+            by_region.setdefault(recipes[name].region, []).append(name)
+        tagged = images_of_recipes(gateway, by_region, calls)
+        current = current_builds(catalog, store, scope, digests, sources, tagged)
+        marks.append(time.perf_counter())
+        assessed = assess_all(catalog, store, scope, digests, sources, NOW, current)
         marks.append(time.perf_counter())
         result = plan_rebuild(catalog.graph, assessed, [])
         marks.append(time.perf_counter())
@@ -216,10 +234,12 @@ def _record_builds(gateway: Gateway, catalog: Catalog, store: SqliteStore, vendo
             )
             book[recipe.name] = succeeded(record, RegionImage(recipe.region, ami))
     for base in ("base-00", "base-01"):  # SSM parameter moved, newer filter match
-        record, ami = newest[base], vendor[base][0]
+        ami = vendor[base][0]  # both builds were made from an older vendor image
         moved = input_hash(_digest(catalog.project, catalog.recipes[base]), ami)
-        newest[base] = replace(record, source=replace(record.source, resolved_ami=ami))
-        newest[base] = replace(newest[base], input_hash=moved)
+        for book in (newest, older):
+            record = book[base]
+            book[base] = replace(record, source=replace(record.source, resolved_ami=ami))
+            book[base] = replace(book[base], input_hash=moved)
     changed = newest["base-02-hard-0"]  # recipe changed: recorded with another input hash
     newest[changed.recipe] = replace(changed, input_hash="0" * 64)
     on_revoked = newest["base-03-hard-0"]  # built on base-03's older build, since revoked
@@ -229,8 +249,25 @@ def _record_builds(gateway: Gateway, catalog: Catalog, store: SqliteStore, vendo
     newest[old_app.recipe] = replace(old_app, started_at=stamp)
     for record in [*older.values(), *newest.values()]:
         store.put(record)
+        _tag_as_bake_does(gateway, record)
     store.set_revoked(older["base-03"].build_id, "benchmark: a revoked parent image")
     return len(older) + len(newest)
+
+
+def _tag_as_bake_does(gateway: Gateway, record: BuildRecord) -> None:
+    """Tag a build's image as bake does: plan decides up to date from these tags."""
+    tags = {
+        "bakery:managed": "true",
+        "bakery:recipe": record.recipe,
+        "bakery:build-id": record.build_id,
+        "bakery:input-hash": record.input_hash,
+        "bakery:build-date": record.started_at,
+        "bakery:source-ami": record.source.resolved_ami,
+    }
+    for image in record.images:
+        gateway.client("ec2", image.region).create_tags(
+            Resources=[image.ami_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+        )
 
 
 def _digest(project: Project, recipe: Recipe) -> str:
@@ -273,10 +310,13 @@ def _fewest_calls(shape: Shape, recipes: Mapping[str, Recipe]) -> dict[str, dict
         ssm = {source.value for source in bases if source.kind == "ssm_parameter"}
         patterns = {source.value for source in bases if source.kind == "filter"}
         answer = max(1, math.ceil(shape.per_base * len(patterns) / PAGE_SIZE))  # all match
+        own = [r for r in recipes.values() if r.region == region]
+        built = max(1, math.ceil(2 * len(own) / PAGE_SIZE))  # two tagged images a recipe
         fewest[region] = {
             "ssm:GetParameters": math.ceil(len(ssm) / SSM_BATCH),
             "ec2:DescribeImages": math.ceil(len(ssm) / FILTER_VALUES)
-            + math.ceil(len(patterns) / FILTER_VALUES) * answer,
+            + math.ceil(len(patterns) / FILTER_VALUES) * answer
+            + math.ceil(len(own) / FILTER_VALUES) * built,
         }
     return fewest
 

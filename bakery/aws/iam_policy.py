@@ -392,17 +392,30 @@ def _statements(part: str, scope: Scope) -> list[Statement]:
             # Describe* calls are authorised on no resource.
             _statement(
                 "FindLeftovers",
-                ["ec2:DescribeInstances", "ec2:DescribeKeyPairs", "ec2:DescribeSecurityGroups"],
+                [
+                    "ec2:DescribeInstances",
+                    "ec2:DescribeKeyPairs",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeImages",
+                    "ec2:DescribeSnapshots",
+                ],
                 "*",
             ),
-            # Only what a build tagged (reap lists by tag), and Packer's key pairs by name.
-            _statement(
-                "RemoveLeftovers",
-                ["ec2:TerminateInstances", "ec2:DeleteSecurityGroup"],
-                [INSTANCES, _ec2("security-group")],
-                _HAS_BUILD_ID,
-            ),
+            # Only builder instances (tagged at launch), and Packer's key pairs by name.
+            _statement("RemoveLeftovers", ["ec2:TerminateInstances"], INSTANCES, _HAS_BUILD_ID),
             _statement("RemoveLeftoverKeyPairs", ["ec2:DeleteKeyPair"], PACKER_KEY_PAIRS),
+            # Packer 1.6 does not tag its temporary security group: no condition can single it
+            # out (reap itself deletes only `packer_` groups tied to a finished build).
+            _statement(
+                "RemoveLeftoverSecurityGroups", ["ec2:DeleteSecurityGroup"], _ec2("security-group")
+            ),
+            # A failed build's untagged image and snapshots: never a released one.
+            _statement(
+                "RemoveLeftoverImages",
+                ["ec2:DeregisterImage", "ec2:DeleteSnapshot"],
+                IMAGES,
+                {"Null": {f"aws:ResourceTag/{MANAGED}": "true"}},
+            ),
         ]
     if part == "copy":
         return [

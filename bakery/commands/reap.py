@@ -1,13 +1,20 @@
-"""`bakery reap [--apply]`: builder leftovers whose build is not running any more."""
+"""`bakery reap [--apply]`: what builds that are not running any more left behind, and why."""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bakery.commands import gateway_of, print_json, project_of, project_regions, store_of
 from bakery.config.catalog import load_catalog
-from bakery.lineage.records import Status
+from bakery.lineage.leases import build_gone
+from bakery.lineage.records import BuildRecord, Status
+
+if TYPE_CHECKING:
+    from bakery.aws.leftovers import BuildClues
 
 
 def run(args: argparse.Namespace) -> int:
@@ -16,16 +23,33 @@ def run(args: argparse.Namespace) -> int:
     project = project_of(args)
     catalog = load_catalog(project)
     gateway = gateway_of(args, project)
-    with store_of(project, args) as store:
+    with store_of(project, args, read_only=True) as store:
         regions = project_regions(catalog, store)
-
-        def running(build_id: str) -> bool:
-            record = store.get(build_id)
-            return record is not None and record.status is Status.RUNNING
-
-        leftovers = [
-            item for region in sorted(regions) for item in find_leftovers(gateway, region, running)
+        # A build whose bakery process has ended (on this host) or whose lease lapsed (a lost
+        # runner machine) runs no more: what it left is reaped as an interrupted build's.
+        records = [
+            replace(record, status=Status.INTERRUPTED)
+            if record.status is Status.RUNNING and build_gone(store, record)
+            else record
+            for record in store.builds()
         ]
+    statuses = {record.build_id: record.status for record in records}
+    clues = [_clues(project.root, record) for record in records]
+    recorded = frozenset(
+        resource
+        for record in records
+        for image in record.images
+        for resource in (image.ami_id, *image.snapshot_ids)
+    )
+
+    def running(build_id: str) -> bool:
+        return statuses.get(build_id) is Status.RUNNING
+
+    leftovers = [
+        item
+        for region in sorted(regions)
+        for item in find_leftovers(gateway, region, running, clues, recorded)
+    ]
     problems = remove_leftovers(gateway, leftovers) if args.apply else []
     if args.json:
         print_json(
@@ -38,9 +62,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         verb = "removed" if args.apply else "would remove"
         for item in leftovers:
+            snapshots = f" with snapshots {', '.join(item.snapshots)}" if item.snapshots else ""
             print(
-                f"{verb} {item.kind} {item.resource_id} {item.name} in {item.region} "
-                f"(build {item.build_id or 'unknown'})".replace("  ", " ")
+                f"{verb} {item.kind} {item.resource_id} {item.name}{snapshots} in {item.region} "
+                f"(build {item.build_id or 'unknown'}): {item.reason}".replace("  ", " ")
             )
         if not leftovers:
             print("no leftovers of finished builds")
@@ -49,3 +74,37 @@ def run(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"problem: {problem}")
     return 1 if problems else 0
+
+
+def _clues(root: Path, record: BuildRecord) -> BuildClues:
+    """What reap may use of a record; the logs of succeeded builds are not read (not needed)."""
+    from bakery.aws.leftovers import BuildClues, LogNames, read_log
+
+    started, ended = _moment(record.started_at), _moment(record.ended_at)
+    # The template's AMI name: NAME-VERSION-YYYYMMDDhhmmss of the build's start, the same
+    # moment as started_at (bakery.render.build_folder.ami_name, bakery.bake.build_one).
+    prefix = f"{record.recipe}-{record.version.replace('+', '_')}-"
+    stamp = started.strftime("%Y%m%d%H%M%S") if started else ""
+    log = LogNames() if record.status is Status.SUCCEEDED else read_log(root, record.log_path)
+    return BuildClues(
+        build_id=record.build_id,
+        status=record.status.value,
+        region=record.region,
+        started=started,
+        ended=ended,
+        ami_name=prefix + stamp if stamp else "",
+        ami_name_prefix=prefix,
+        source_ami=record.source.resolved_ami,
+        log=log,
+        log_path=record.log_path or "",
+    )
+
+
+def _moment(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None  # a record from elsewhere with a time bakery cannot read: no time evidence
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

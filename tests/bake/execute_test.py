@@ -344,7 +344,14 @@ def test_cancel_stops_running_builds_cleanly_and_records_them(bench: Callable[..
         {"one": recipe("one"), "two": recipe("two"), "kid": recipe("kid", "one")},
         {"*": {"result": "hang"}},
     )
-    threading.Timer(1.0, run.cancel.set).start()
+
+    def cancel_once_both_run() -> None:  # not after a time: the machine may be slow
+        while sum(e["event"] == "start" for e in run.events()) < 2:
+            if run.cancel.wait(0.05):
+                return
+        run.cancel.set()
+
+    threading.Thread(target=cancel_once_both_run, daemon=True).start()
     outcomes = run.bake(jobs=2)
     assert outcomes["one"].result == outcomes["two"].result == "cancelled"
     assert outcomes["kid"].result == "cancelled"

@@ -122,6 +122,20 @@ def make_record(
     return replace(record, **changes)
 
 
+def live(record: BuildRecord) -> BuildRecord:
+    """A running record as a live bakery leaves it: its process (this one) is on this host,
+    and started before the build did."""
+    import os
+    import socket
+    from datetime import datetime
+
+    import psutil
+
+    began = psutil.Process().create_time() + 1
+    at = max(datetime.fromisoformat(record.started_at).timestamp(), began)
+    return replace(record, host=socket.gethostname(), pid=os.getpid(), started_at=moment(at))
+
+
 def succeeded(record: BuildRecord, *images: RegionImage, after: float = 300) -> BuildRecord:
     """Return `record` succeeded `after` seconds after it started, with `images`."""
     return record.finished(Status.SUCCEEDED, later(record.started_at, after), images=images)
