@@ -20,8 +20,10 @@ import psutil
 import pytest
 import yaml
 
+from bakery.lineage.leases import holder_gone
 from bakery.lineage.records import BuildRecord, Status
 from bakery.lineage.sqlite.store import SqliteStore
+from tests.support.disks import fill, small_disk
 from tests.support.emulator import emulator_client
 from tests.support.fault_proxy import (
     THROTTLING,
@@ -285,3 +287,60 @@ def test_sigkill_of_bakery_the_guards_stop_packer_and_a_rerun_starts_at_once(
         ("worker", "succeeded"),
     ]
     assert len(images_of(root, "web")) == 1 and len(images_of(root, "worker")) == 1
+
+
+def test_a_store_that_fills_up_mid_build_loses_no_image_and_a_rerun_records_it(
+    project: tuple[Path, FaultProxy],
+) -> None:
+    root, proxy = project
+    settings = root / "bakery.yaml"
+    settings.write_text(
+        settings.read_text().replace(
+            "state: sqlite:.bakery/lineage.db", "state: sqlite:.bakery/store/lineage.db"
+        )
+    )
+    with small_disk(root / ".bakery" / "store", size="8m"):
+        hold = proxy.hold("CreateImage")
+        process = start_bakery(root, "bake", "al2023-base", "--json")
+        assert hold.wait_arrived(1, DEADLINE), process.communicate()
+        filler = fill(root / ".bakery" / "store")  # while Packer makes the image
+        hold.release()
+        out, err = process.communicate(timeout=DEADLINE)
+        assert process.returncode == 1, err
+        assert "Traceback" not in err
+        result = json.loads(out)[0]
+        ami = result["images"]["us-east-1"]
+        assert result["result"] == "not recorded"
+        assert f"succeeded with us-east-1:{ami}, but the lineage store" in result["detail"]
+        assert "the disk is full" in result["detail"]
+        assert [image["ImageId"] for image in images_of(root, "al2023-base")] == [ami]
+        filler.unlink()  # the operator frees space and reruns
+        rerun = run_bakery(root, "bake", "al2023-base", "--json")
+        assert "recorded succeeded" in rerun.stderr
+        assert bake_json(rerun)["al2023-base"]["result"] == "up to date"
+        with SqliteStore(root / ".bakery/store/lineage.db") as opened:
+            found = opened.find_by_ami(ami)
+            assert found is not None and found.status is Status.SUCCEEDED
+            assert found.build_id == result["build_id"]
+            # the ended process's lease blocks nothing: the next build takes it over at once
+            lease = opened.lease("al2023-base")
+            assert lease is None or holder_gone(lease.holder)
+        assert f"{ami}" in call_bakery(root, "lineage", ami).stdout
+
+
+def test_a_log_folder_that_fills_up_mid_build_fails_nothing_and_keeps_the_log_so_far(
+    project: tuple[Path, FaultProxy],
+) -> None:
+    root, proxy = project
+    with small_disk(root / ".bakery" / "logs", size="64k"):
+        hold = proxy.hold("CreateImage")
+        process = start_bakery(root, "bake", "al2023-base", "--json")
+        assert hold.wait_arrived(1, DEADLINE), process.communicate()
+        fill(root / ".bakery" / "logs")
+        hold.release()
+        _, err = process.communicate(timeout=DEADLINE)
+        assert process.returncode == 0, err
+        assert "cannot write its build log" in err
+        [record] = builds(root)
+        assert record.status is Status.SUCCEEDED and record.ami_ids
+        assert "Prevalidating AMI Name" in build_log(root, record)  # written before the fill
