@@ -82,3 +82,42 @@ def test_a_read_only_store_ends_promote_with_exit_1_naming_the_store(
         "database); make the file and its folder writable for this user, or point state in "
         "bakery.yaml at a writable store\n"
     )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["copy", "{build}", "--to", "eu-west-1"],
+        ["share", "{build}", "--accounts", "111122223333"],
+        ["revoke", "{build}", "--reason", "CVE"],
+        ["prune", "--keep", "0", "--apply"],
+    ],
+)
+def test_a_read_only_store_stops_each_aws_change_before_it_is_made(
+    command: list[str],
+    make_project: ProjectFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = make_project({}, "aws: {region: us-east-1}\nshare_allowlist: ['111122223333']\n")
+    path = root / ".bakery" / "lineage.db"
+    record = make_record()
+    with mock_aws():
+        ami = make_ami("web-1.0.0", from_instance=True, tags={"bakery:managed": "true"})
+        with SqliteStore(path) as store:
+            store.start(record)
+            store.finish(succeeded(record, east(ami)))
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        before = ec2.describe_images(ImageIds=[ami])["Images"][0]
+        read_only_connections(monkeypatch)
+        code = main(["-C", str(root), *(part.format(build=record.build_id) for part in command)])
+        west = boto3.client("ec2", region_name="eu-west-1")
+        assert west.describe_images(Owners=["self"])["Images"] == []  # no copy
+        after = ec2.describe_images(ImageIds=[ami])["Images"][0]
+        assert after == before  # not shared, tagged or deregistered
+        launch = ec2.describe_image_attribute(ImageId=ami, Attribute="launchPermission")
+        assert launch["LaunchPermissions"] == []
+    assert code == 1
+    assert capsys.readouterr().err.startswith(
+        f"bakery: error: the lineage store {path} is read-only"
+    )
