@@ -31,13 +31,15 @@ packer:
 		     "or 'sudo apt-get install packer' on Debian) and rerun"; exit 1; \
 	fi
 
-# The suite on two workers, with coverage of bakery's code in the test processes and in every
-# bakery process they start (pyproject.toml: [tool.coverage]); under its fail_under it fails.
+# The suite on three workers (on two cores: the tests wait on Packer and the emulator much of
+# the time; worksteal evens out the long end-to-end tests), with coverage of bakery's code in the
+# test processes and in every bakery process they start (pyproject.toml: [tool.coverage]);
+# under its fail_under it fails.
 # PYTEST_ARGS adds options (e.g. PYTEST_ARGS="-k lineage -n 0").
 PYTEST_ARGS ?=
 test: install
 	rm -f .coverage .coverage.* .pytest-summary
-	BAKERY_TEST_SUMMARY=.pytest-summary $(BIN)/coverage run -m pytest -q -n 2 $(PYTEST_ARGS)
+	BAKERY_TEST_SUMMARY=.pytest-summary $(BIN)/coverage run -m pytest -q -n 3 --dist worksteal $(PYTEST_ARGS)
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report
 	@cat .pytest-summary

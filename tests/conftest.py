@@ -75,7 +75,15 @@ def shared_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     root = tmp_path_factory.mktemp("shared-emulator")
     (root / "bakery.yaml").write_text("aws: {region: us-east-1}\n")
-    emulator = launcher.start(root)
+    # Not measured by coverage: this emulator answers most of the suite's AWS calls, and moto's
+    # server under coverage's tracer made the whole suite about 40 % slower. The emulators that
+    # tests/local starts for themselves are measured, so bakery/local/server.py still is.
+    measured = os.environ.pop("COVERAGE_PROCESS_CONFIG", None)
+    try:
+        emulator = launcher.start(root)
+    finally:
+        if measured is not None:
+            os.environ["COVERAGE_PROCESS_CONFIG"] = measured
     try:
         yield emulator
     finally:

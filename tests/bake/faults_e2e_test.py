@@ -11,8 +11,7 @@ import contextlib
 import json
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +32,11 @@ from tests.support.fault_proxy import (
     Hold,
     proxied_project,
 )
+from tests.support.processes import DEADLINE, wait_for
 from tests.support.project import call_bakery, run_bakery, start_bakery
 
 pytestmark = [pytest.mark.packer, pytest.mark.usefixtures("packer_binary")]
 
-DEADLINE = 90.0  # seconds any awaited condition gets; it is polled, never slept for
 CAPACITY = Fault(
     400, "InsufficientInstanceCapacity", "We currently do not have sufficient t3.micro capacity."
 )
@@ -61,14 +60,6 @@ def bake_settings(root: Path, **settings: str) -> None:
     data = yaml.safe_load(path.read_text())
     data.setdefault("bake", {}).update(settings)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-
-
-def wait_for(condition: Callable[[], object], what: str, within: float = DEADLINE) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {within:.0f}s")
-        time.sleep(0.05)
 
 
 def store(root: Path) -> SqliteStore:

@@ -11,8 +11,7 @@ import itertools
 import json
 import subprocess
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,11 @@ from bakery.lineage.records import BuildRecord
 from bakery.lineage.sqlite.store import SqliteStore
 from tests.support.emulator import emulator_client
 from tests.support.fault_proxy import Fault, FaultProxy, proxied_project
+from tests.support.processes import DEADLINE, wait_for
 from tests.support.project import call_bakery, run_bakery, start_bakery
 
 pytestmark = [pytest.mark.packer, pytest.mark.usefixtures("packer_binary")]
 
-DEADLINE = 90.0  # seconds any awaited condition gets; it is polled, never slept for
 TARGET = "eu-west-1"
 DENIED = Fault(403, "UnauthorizedOperation", "You are not authorized to perform this operation.")
 BAKERY_TAGS = ("bakery:recipe", "bakery:build-id", "bakery:input-hash", "bakery:managed")
@@ -36,14 +35,6 @@ BAKERY_TAGS = ("bakery:recipe", "bakery:build-id", "bakery:input-hash", "bakery:
 def project(samples_on_emulator: Path) -> Iterator[tuple[Path, FaultProxy]]:
     with proxied_project(samples_on_emulator) as proxy:
         yield samples_on_emulator, proxy
-
-
-def wait_for(condition: Callable[[], object], what: str, within: float = DEADLINE) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {within:.0f}s")
-        time.sleep(0.05)
 
 
 def bake_web(root: Path) -> str:

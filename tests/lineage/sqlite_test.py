@@ -11,7 +11,6 @@ import sqlite3
 from dataclasses import replace
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,7 +18,7 @@ from bakery.errors import BakeryError, StoreError
 from bakery.lineage.records import BuildRecord, Lease, RegionImage, Share, Status
 from bakery.lineage.sqlite.store import MIGRATIONS, SCHEMA_VERSION, SqliteStore
 from tests.support.records import T0, east, make_record, succeeded
-from tests.support.stores import read_only_connections
+from tests.support.stores import read_only_connections, refuse_writable_connections
 
 
 def test_schema_version_and_wal_are_recorded_in_the_file(tmp_path: Path) -> None:
@@ -218,14 +217,7 @@ def test_a_store_that_cannot_be_opened_for_writing_is_still_read_by_readers(
     record = make_record()
     with SqliteStore(path) as store:
         store.start(record)
-    connect = sqlite3.connect
-
-    def no_writable_open(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        if not kwargs.get("uri"):  # what a full disk or read-only mount does to a writer
-            raise sqlite3.OperationalError("unable to open database file")
-        return connect(*args, **kwargs)
-
-    monkeypatch.setattr(sqlite3, "connect", no_writable_open)
+    refuse_writable_connections(monkeypatch)
     with pytest.raises(StoreError, match="cannot open the lineage store"):
         SqliteStore(path)  # a writer is refused, before it changes anything
     with SqliteStore(path, read_only=True) as store:
@@ -243,14 +235,7 @@ def test_a_reader_does_not_read_past_changes_still_in_the_write_ahead_log(
     writer = SqliteStore(path)
     writer._db.execute("PRAGMA wal_autocheckpoint = 0")
     writer.start(make_record())  # in the -wal file only, not yet in the store file
-    connect = sqlite3.connect
-
-    def no_writable_open(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        if not kwargs.get("uri"):
-            raise sqlite3.OperationalError("unable to open database file")
-        return connect(*args, **kwargs)
-
-    monkeypatch.setattr(sqlite3, "connect", no_writable_open)
+    refuse_writable_connections(monkeypatch)
     with pytest.raises(StoreError, match="cannot open the lineage store"):
         SqliteStore(path, read_only=True)  # the file alone would miss the newest build
     writer.close()

@@ -108,3 +108,16 @@ def read_only_connections(monkeypatch: pytest.MonkeyPatch) -> None:
         return db
 
     monkeypatch.setattr(sqlite3, "connect", read_only)
+
+
+def refuse_writable_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refuse every SQLite connection but a read-only one (a `file:` URI), as a full disk or a
+    read-only mount refuses a writer that must create its shared-memory file."""
+    connect = sqlite3.connect
+
+    def refuse(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        if not kwargs.get("uri"):
+            raise sqlite3.OperationalError("unable to open database file")
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", refuse)
