@@ -29,10 +29,15 @@ AMAZON_LINUX = "al2023-ami-2023*"
 
 def amazon_image(region: str = EAST, *, gateway: Gateway | None = None) -> str:
     """Return the id of one of moto's public Amazon Linux 2023 images in `region`."""
-    images = _client("ec2", region, gateway).describe_images(
-        Owners=["amazon"], Filters=[{"Name": "name", "Values": [AMAZON_LINUX]}]
-    )["Images"]
-    return str(images[0]["ImageId"])
+    return str(_amazon_images(region, gateway)[0]["ImageId"])
+
+
+def _amazon_images(region: str, gateway: Gateway | None) -> list[Any]:
+    return list(
+        _client("ec2", region, gateway).describe_images(
+            Owners=["amazon"], Filters=[{"Name": "name", "Values": [AMAZON_LINUX]}]
+        )["Images"]
+    )
 
 
 def make_ami(
@@ -46,7 +51,7 @@ def make_ami(
     """Make an image named `name` in `region`, tag it with `tags`, and return its AMI id."""
     ec2 = _client("ec2", region, gateway)
     if from_instance:
-        base = amazon_image(region, gateway=gateway)
+        base = _launchable(region, gateway)
         builder = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1)["Instances"][0]
         ami = str(ec2.create_image(InstanceId=builder["InstanceId"], Name=name)["ImageId"])
         ec2.terminate_instances(InstanceIds=[builder["InstanceId"]])
@@ -56,6 +61,15 @@ def make_ami(
     if tags:
         ec2.create_tags(Resources=[ami], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
     return ami
+
+
+def _launchable(region: str, gateway: Gateway | None) -> str:
+    """One of moto's Amazon images, or (where moto loads none) an image registered for it."""
+    found = _amazon_images(region, gateway)
+    if found:
+        return str(found[0]["ImageId"])
+    ec2 = _client("ec2", region, gateway)
+    return str(ec2.register_image(Name="vendor-linux", RootDeviceName="/dev/xvda")["ImageId"])
 
 
 def snapshot_ids(ami: str, region: str = EAST, *, gateway: Gateway | None = None) -> list[str]:
