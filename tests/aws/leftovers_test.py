@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -27,14 +28,23 @@ from tests.support.packer_logs import packer_lines, write_build_log
 from tests.support.project import BASE_RECIPE, ProjectFactory
 from tests.support.records import T0, east, failed, live, make_record, region_image, succeeded
 
+NO_DEFAULT_IMAGES = "MOTO_EC2_LOAD_DEFAULT_AMIS"
+
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway]:
+def aws() -> Iterator[Gateway]:
     # Without moto's 1,300 public images and their snapshots: reap lists every snapshot, and
-    # moto ignores OwnerIds there (EC2 returns only the account's own).
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    with mock_aws():
-        yield Gateway(AwsSettings("us-east-1"))
+    # moto ignores OwnerIds there (EC2 returns only the account's own). Set back before moto
+    # stops, for moto resets its backends then, for the next test, with the images.
+    os.environ[NO_DEFAULT_IMAGES] = "false"
+    try:
+        with mock_aws():
+            try:
+                yield Gateway(AwsSettings("us-east-1"))
+            finally:
+                del os.environ[NO_DEFAULT_IMAGES]
+    finally:
+        os.environ.pop(NO_DEFAULT_IMAGES, None)
 
 
 def builder_image(ec2: Any) -> str:
