@@ -316,7 +316,7 @@ def _fewest_calls(shape: Shape, recipes: Mapping[str, Recipe]) -> dict[str, dict
             "ssm:GetParameters": math.ceil(len(ssm) / SSM_BATCH),
             "ec2:DescribeImages": math.ceil(len(ssm) / FILTER_VALUES)
             + math.ceil(len(patterns) / FILTER_VALUES) * answer
-            + math.ceil(len(own) / FILTER_VALUES) * built,
+            + built,  # every image with a bakery:recipe tag, a page of 1,000 at a time
         }
     return fewest
 
