@@ -299,7 +299,8 @@ def _tagged(
 ) -> list[Leftover]:
     def reason(build_id: str) -> str:
         status = statuses.get(build_id)
-        of = f"a {status} build" if status else "a build the lineage store does not know"
+        article = "an" if status and status[0] in "aeiou" else "a"
+        of = f"{article} {status} build" if status else "a build the lineage store does not know"
         return f"tagged {BUILD_TAG}={build_id}, {of}"
 
     found: list[Leftover] = []

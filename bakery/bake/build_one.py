@@ -336,7 +336,7 @@ def _packer_once(
         grace=ctx.catalog.project.bake.cancel_grace_seconds,
     )
     if run.cancelled:
-        raise CancelledBuild("cancelled; Packer was asked to clean up its instance")
+        raise CancelledBuild("Packer was asked to clean up its instance")
     if run.timed_out:
         raise BuildTimedOut(
             f"timed out after {recipe.build.timeout}; Packer was asked to clean up its instance "

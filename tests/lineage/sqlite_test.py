@@ -239,3 +239,14 @@ def test_a_reader_does_not_read_past_changes_still_in_the_write_ahead_log(
     with pytest.raises(StoreError, match="cannot open the lineage store"):
         SqliteStore(path, read_only=True)  # the file alone would miss the newest build
     writer.close()
+
+
+def test_a_reader_leaves_an_empty_store_file_empty_so_it_is_reported_again(tmp_path: Path) -> None:
+    path = tmp_path / "lineage.db"
+    path.write_bytes(b"")  # lost or truncated
+    with SqliteStore(path, read_only=True) as store:
+        assert store.builds() == [] and store.read_only
+    assert path.stat().st_size == 0
+    with SqliteStore(path) as store:  # a writer makes it a store
+        store.start(make_record())
+    assert path.stat().st_size > 0

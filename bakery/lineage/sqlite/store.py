@@ -78,6 +78,24 @@ _UPSERT_IMAGE = (
 )
 
 
+def _empty_file(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size == 0
+    except OSError:
+        return False
+
+
+def _folder_writable(folder: Path) -> bool:
+    """Whether a file can be made in `folder` (SQLite's journal and shared memory are)."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
 def _values(record: BuildRecord) -> tuple[Any, ...]:
     source = record.source
     return (
@@ -133,6 +151,12 @@ class SqliteStore(lifecycle.LifecycleTables, leases.LeaseTable):
         self.path = path
         self.read_only = False  # True once opened without any write
         self._lock = threading.Lock()
+        if read_only and _empty_file(path):
+            # Lost or truncated: a reader leaves it as it is (empty, and so reported again) and
+            # reads an empty store; the next writer makes it a store.
+            self._db = self._connect(writable=True, memory=True)
+            self.read_only = True
+            return
         try:
             self._db = self._connect(writable=True)
         except StoreError as error:
@@ -140,10 +164,14 @@ class SqliteStore(lifecycle.LifecycleTables, leases.LeaseTable):
                 raise
             self._db = self._connect(writable=False, after=error)
 
-    def _connect(self, *, writable: bool, after: StoreError | None = None) -> sqlite3.Connection:
+    def _connect(
+        self, *, writable: bool, after: StoreError | None = None, memory: bool = False
+    ) -> sqlite3.Connection:
         path = self.path
         try:
-            if writable:
+            if memory:
+                db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            elif writable:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 # isolation_level=None: we begin and end every transaction ourselves.
                 db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -247,7 +275,9 @@ class SqliteStore(lifecycle.LifecycleTables, leases.LeaseTable):
         """Say what is wrong with the store's file and what to do, for an error of SQLite."""
         code = getattr(error, "sqlite_errorcode", 0) & 0xFF
         where = f"the lineage store {self.path}"
-        if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM):
+        if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM) or (
+            code == sqlite3.SQLITE_CANTOPEN and not _folder_writable(self.path.parent)
+        ):
             return StoreError(
                 f"{where} is read-only ({error}); make the file and its folder writable for "
                 "this user, or point state in bakery.yaml at a writable store"
