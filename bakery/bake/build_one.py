@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bakery.aws.facts import SourceInfo
 from bakery.bake.bake_plan import PlannedRecipe
-from bakery.bake.context import BakeContext
+from bakery.bake.context import BakeContext, tagged_images
 from bakery.config.recipe import Recipe
 from bakery.config.tags import image_tags
 from bakery.errors import BakeryError, StoreError
@@ -279,16 +279,9 @@ def _run_packer(
 
 
 def _finished_by_tags(ctx: BakeContext, recipe: Recipe, record: BuildRecord) -> dict[str, str]:
-    """The images of this build that Packer finished (tagged with its build id and input
-    hash, available), by region; empty unless the build region's one is finished."""
-    found: dict[str, str] = {}
-    for region in dict.fromkeys((recipe.region, *recipe.distribute.regions)):
-        made = ctx.images.of_build(region, record.build_id)
-        if len(made) != 1:
-            continue  # none, or more than one: not a finished image to take
-        if ctx.images.complete(region, made[0], record.input_hash) is not None:
-            found[region] = made[0]
-    return found if recipe.region in found else {}
+    """The images of this build that Packer finished, by region (see `tagged_images`)."""
+    found, finished = tagged_images(ctx.images, record, recipe.distribute.regions)
+    return {image.region: image.ami_id for image in found} if finished else {}
 
 
 def _log_note(ctx: BakeContext, recipe: Recipe, log_path: Path, text: str) -> None:

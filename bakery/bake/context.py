@@ -110,25 +110,13 @@ def record_interrupted(
     `regions_of(recipe)` names the regions besides the build's own where Packer made copies.
     """
     for record in store.mark_interrupted(_alive(store), iso_utc()):
-        made = {
-            region: images.of_build(region, record.build_id)
-            for region in dict.fromkeys((record.region, *regions_of(record.recipe)))
-        }
-        found = [RegionImage(region, ami) for region, amis in made.items() for ami in amis]
-        home = made.get(record.region, [])
-        snapshots = images.complete(record.region, home[0], record.input_hash) if home else None
-        if snapshots is not None and len(home) == 1:
-            finished = [
-                RegionImage(image.region, image.ami_id, snapshots)
-                if image.region == record.region
-                else image
-                for image in found
-            ]
+        found, finished = tagged_images(images, record, regions_of(record.recipe))
+        if finished:
             note = "its bakery ended after Packer finished the image; recovered from its tags"
-            store.put(replace(record, status=Status.SUCCEEDED, error=note, images=tuple(finished)))
+            store.put(replace(record, status=Status.SUCCEEDED, error=note, images=tuple(found)))
             progress.note(
                 f"{record.recipe}: build {record.build_id} was left running by a process that "
-                f"ended after Packer made {', '.join(f'{i.region}:{i.ami_id}' for i in finished)}"
+                f"ended after Packer made {', '.join(f'{i.region}:{i.ami_id}' for i in found)}"
                 "; recorded succeeded"
             )
             continue
@@ -139,6 +127,26 @@ def record_interrupted(
             f"{record.recipe}: build {record.build_id} was left running by a process that "
             f"ended; recorded interrupted{' with ' + listed if listed else ''}"
         )
+
+
+def tagged_images(
+    images: BuildImages, record: BuildRecord, regions: Sequence[str]
+) -> tuple[list[RegionImage], bool]:
+    """The images Packer tagged with a build's id in its region and `regions`, and whether
+    they are finished: one image in the build's region, available and tagged with the build's
+    input hash (Packer tags last, after its copies); it then carries its snapshots."""
+    found = [
+        RegionImage(region, ami)
+        for region in dict.fromkeys((record.region, *regions))
+        for ami in images.of_build(region, record.build_id)
+    ]
+    home = [image for image in found if image.region == record.region]
+    if len(home) != 1:
+        return found, False
+    snapshots = images.complete(record.region, home[0].ami_id, record.input_hash)
+    if snapshots is None:
+        return found, False
+    return [replace(i, snapshot_ids=snapshots) if i in home else i for i in found], True
 
 
 def _alive(store: LineageStore) -> Callable[[BuildRecord], bool]:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from bakery.errors import BakeryError
-from bakery.lineage.records import BuildRecord
+from bakery.lineage.records import BuildRecord, started_epoch
 from bakery.lineage.store import LineageStore
 
 
@@ -71,7 +71,7 @@ def build_gone(store: LineageStore, record: BuildRecord, now: float | None = Non
     once that lease is not held by it any more, or has expired (at most `bake.lease_ttl` after
     the runner was lost).
     """
-    started = _epoch(record.started_at)
+    started = started_epoch(record)
     if record.host == socket.gethostname():
         return process_gone(record.host, record.pid, started)
     lease = store.lease(record.recipe)
@@ -80,15 +80,6 @@ def build_gone(store: LineageStore, record: BuildRecord, now: float | None = Non
     host, _, rest = lease.holder.partition(":")
     ours = host == record.host and rest.split(":")[0] == str(record.pid)
     return not ours or lease.expires_at < (time.time() if now is None else now)
-
-
-def _epoch(stamp: str | None) -> float | None:
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _is_number(text: str) -> bool:

@@ -43,15 +43,22 @@ def iso_utc(moment: datetime | None = None) -> str:
     return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def dated_ahead(record: BuildRecord, now: datetime | None = None) -> bool:
-    """Whether a build says it started in the future: the clock of its runner was ahead."""
+def started_epoch(record: BuildRecord) -> float | None:
+    """When a build started, in epoch seconds (UTC if the record names no zone); None if the
+    record's start cannot be read."""
     try:
         started = datetime.fromisoformat(record.started_at.replace("Z", "+00:00"))
     except ValueError:
+        return None
+    return (started if started.tzinfo else started.replace(tzinfo=UTC)).timestamp()
+
+
+def dated_ahead(record: BuildRecord, now: datetime | None = None) -> bool:
+    """Whether a build says it started in the future: the clock of its runner was ahead."""
+    started = started_epoch(record)
+    if started is None:
         return False
-    if started.tzinfo is None:
-        started = started.replace(tzinfo=UTC)
-    return (started - (now or datetime.now(UTC))).total_seconds() > CLOCK_AHEAD_SECONDS
+    return started - (now or datetime.now(UTC)).timestamp() > CLOCK_AHEAD_SECONDS
 
 
 def new_build_id(now: float | None = None) -> str:
