@@ -328,6 +328,11 @@ def _packer_once(
         timeout=timeout,
         grace=ctx.catalog.project.bake.cancel_grace_seconds,
     )
+    if run.cancelled and ctx.abort.is_set():
+        raise CancelledBuild(
+            "stopped at once by a second signal; its instance, key pair and security group may "
+            f"be left: run `bakery reap` (log: {record.log_path})"
+        )
     if run.cancelled:
         raise CancelledBuild("Packer was asked to clean up its instance")
     if run.timed_out:

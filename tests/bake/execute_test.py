@@ -521,3 +521,23 @@ def test_a_failed_build_whose_image_is_unfinished_stays_failed(bench: Callable[.
     run = bench({"base": recipe("base")}, {"base": {"result": "fail"}})
     outcome = run.bake()["base"]  # nothing tagged with its build id: nothing to keep
     assert outcome.result == "failed" and outcome.images == {}
+
+
+def test_a_second_signal_stops_builds_at_once_and_says_what_may_be_left(
+    bench: Callable[..., Bench],
+) -> None:
+    run = bench({"one": recipe("one")}, {"*": {"result": "hang"}})
+    ctx = run.context()
+
+    def stop_twice_once_it_runs() -> None:
+        while not any(e["event"] == "start" for e in run.events()):
+            if ctx.cancel.wait(0.05):
+                return
+        ctx.abort.set()  # as interrupts.forward_interrupts does on a second signal
+        ctx.cancel.set()
+
+    threading.Thread(target=stop_twice_once_it_runs, daemon=True).start()
+    (outcome,) = execute(ctx, plan(ctx, ["one"], False), 1)
+    assert outcome.result == "cancelled"
+    assert outcome.detail.startswith("stopped at once by a second signal; its instance")
+    assert "run `bakery reap`" in outcome.detail
