@@ -167,8 +167,9 @@ def lineage_view(store: LineageStore, record: BuildRecord, fmt: str) -> str:
 
 
 def duration_seconds(record: BuildRecord) -> float | None:
-    """Return how long a finished build took, in seconds; None while it runs."""
-    if record.ended_at is None:
+    """Return how long a finished build took, in seconds; None while it runs, and for an
+    interrupted build, whose end is when a later run found its process gone, not known."""
+    if record.ended_at is None or record.status in (Status.INTERRUPTED, Status.ABANDONED):
         return None
     started = datetime.fromisoformat(record.started_at)
     return (datetime.fromisoformat(record.ended_at) - started).total_seconds()
