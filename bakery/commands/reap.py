@@ -79,11 +79,12 @@ def run(args: argparse.Namespace) -> int:
 def _clues(root: Path, record: BuildRecord) -> BuildClues:
     """What reap may use of a record; the logs of succeeded builds are not read (not needed)."""
     from bakery.aws.leftovers import BuildClues, LogNames, read_log
+    from bakery.render.build_folder import name_prefix
 
     started, ended = _moment(record.started_at), _moment(record.ended_at)
     # The template's AMI name: NAME-VERSION-YYYYMMDDhhmmss of the build's start, the same
     # moment as started_at (bakery.render.build_folder.ami_name, bakery.bake.build_one).
-    prefix = f"{record.recipe}-{record.version.replace('+', '_')}-"
+    prefix = name_prefix(record.recipe, record.version) + "-"
     stamp = started.strftime("%Y%m%d%H%M%S") if started else ""
     log = LogNames() if record.status is Status.SUCCEEDED else read_log(root, record.log_path)
     return BuildClues(

@@ -54,13 +54,22 @@ def process_gone(host: str | None, pid: int | None, started_by: float | None) ->
     return bool(started and started_by and started > started_by + 1)
 
 
-def holder_gone(holder: str) -> bool:
-    """Whether a lease holder ran on this host and its process has ended."""
+def holder_process(holder: str) -> tuple[str, int] | None:
+    """The host and process id a lease holder names (`new_holder`), or None."""
     parts = holder.split(":")
     if len(parts) < 3 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
+
+
+def holder_gone(holder: str) -> bool:
+    """Whether a lease holder ran on this host and its process has ended."""
+    process = holder_process(holder)
+    if process is None:
         return False
+    parts = holder.split(":")
     start = float(parts[2]) if len(parts) == 4 and _is_number(parts[2]) else None
-    return process_gone(parts[0], int(parts[1]), start)
+    return process_gone(*process, start)
 
 
 def build_gone(store: LineageStore, record: BuildRecord, now: float | None = None) -> bool:
@@ -77,8 +86,7 @@ def build_gone(store: LineageStore, record: BuildRecord, now: float | None = Non
     lease = store.lease(record.recipe)
     if lease is None:
         return True
-    host, _, rest = lease.holder.partition(":")
-    ours = host == record.host and rest.split(":")[0] == str(record.pid)
+    ours = holder_process(lease.holder) == (record.host, record.pid)
     return not ours or lease.expires_at < (time.time() if now is None else now)
 
 

@@ -146,12 +146,11 @@ def empty_store_file(url: str, root: Path) -> Path | None:
     scheme, _, rest = url.partition(":")
     if scheme != "sqlite" or not rest:
         return None
+    from bakery.lineage.sqlite.store import empty_file
+
     path = Path(rest).expanduser()
     path = path if path.is_absolute() else root / path
-    try:
-        return path if path.is_file() and path.stat().st_size == 0 else None
-    except OSError:
-        return None
+    return path if empty_file(path) else None
 
 
 def open_store(

@@ -63,7 +63,12 @@ class Rendered:
 
 def ami_name_prefix(recipe: Recipe) -> str:
     """Return the AMI name without its timestamp; `+` is not allowed in AMI names."""
-    return f"{recipe.name}-{recipe.version.replace('+', '_')}"
+    return name_prefix(recipe.name, recipe.version)
+
+
+def name_prefix(name: str, version: str) -> str:
+    """The AMI name of recipe `name` at `version`, without its timestamp (a build record's)."""
+    return f"{name}-{version.replace('+', '_')}"
 
 
 def ami_name(recipe: Recipe, build_timestamp: str) -> str:

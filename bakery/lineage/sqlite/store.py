@@ -78,7 +78,8 @@ _UPSERT_IMAGE = (
 )
 
 
-def _empty_file(path: Path) -> bool:
+def empty_file(path: Path) -> bool:
+    """Whether `path` is a file with no bytes (a store lost or truncated)."""
     try:
         return path.is_file() and path.stat().st_size == 0
     except OSError:
@@ -151,7 +152,7 @@ class SqliteStore(lifecycle.LifecycleTables, leases.LeaseTable):
         self.path = path
         self.read_only = False  # True once opened without any write
         self._lock = threading.Lock()
-        if read_only and _empty_file(path):
+        if read_only and empty_file(path):
             # Lost or truncated: a reader leaves it as it is (empty, and so reported again) and
             # reads an empty store; the next writer makes it a store.
             self._db = self._connect(writable=True, memory=True)
