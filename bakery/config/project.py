@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from bakery.config import rule_codes as rc
 from bakery.config.marks import MarkedDocument, PathKey, load_marked
+from bakery.config.params import Parameter, declarations
 from bakery.config.paths import has_control, inside, is_regular_file, shown
 from bakery.config.recipe import parse_duration
 from bakery.config.rules import channel_problems, ignore_problems, project_key_problems
@@ -117,6 +118,9 @@ class Project:
     ignored_rules: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # secrets.allow: reviewed secret findings (a file or folder, why, optionally finding ids)
     secrets_allow: tuple[SecretAllow, ...] = ()
+    # parameters: shared by every recipe; var_files: project-relative, read in order
+    parameters: Mapping[str, Parameter] = field(default_factory=lambda: MappingProxyType({}))
+    var_files: tuple[str, ...] = ()
 
     @property
     def file(self) -> Path:
@@ -175,10 +179,13 @@ def load_project(root: Path) -> Project:
         problems += _packer_binary_problems(doc, root)
         problems += channel_problems(doc)
         problems += project_key_problems(doc)
+        declared, found = declarations(doc, doc.data.get("parameters", {}), ("parameters",))
+        problems += found
     # Every finding about bakery.yaml is an error (there are no project-file warnings yet).
     if problems or doc is None:
         raise InvalidInputError(problems)
     data: dict[str, Any] = doc.data
+    declared, _ = declarations(doc, data.get("parameters", {}), ("parameters",))
     aws = data.get("aws", {})
     packer = data.get("packer", {})
     return Project(
@@ -223,6 +230,8 @@ def load_project(root: Path) -> Project:
             SecretAllow(entry["path"], entry["reason"], tuple(entry.get("findings", ())))
             for entry in data.get("secrets", {}).get("allow", [])
         ),
+        parameters=MappingProxyType(declared),
+        var_files=tuple(data.get("var_files", ())),
     )
 
 
@@ -235,6 +244,8 @@ def _path_setting_problems(doc: MarkedDocument, root: Path) -> Iterator[Problem]
         settings.append((("recipes",), recipes))
     if isinstance(state, str) and state.startswith("sqlite:"):
         settings.append((("state",), state.removeprefix("sqlite:")))
+    for index, var_file in enumerate(doc.data.get("var_files", ())):
+        settings.append((("var_files", index), var_file))
     for where, raw in settings:
         # A default is checked too: a committed link `.bakery -> /elsewhere` moves it.
         if has_control(raw):

@@ -116,6 +116,12 @@ class Recipe:
     keep: int | None = None  # retention.keep, over bakery.yaml's
     max_age_days: int | None = None  # retention.max_age_days, over bakery.yaml's
     max_age: str | None = None  # rebuild when the newest image is older, over bakery.yaml's
+    # A family's instance: the family (the name the recipe file declares), else None.
+    family: str | None = None
+    # The resolved value of every parameter the recipe uses (matrix ones included), as text.
+    parameters: Mapping[str, str] = field(default_factory=_frozen)
+    # The AMI name template with load-time references resolved; None: NAME-VERSION-TIMESTAMP.
+    ami_name: str | None = None
 
     @property
     def parent(self) -> str | None:

@@ -25,6 +25,7 @@ FAMILIES: Mapping[str, str] = MappingProxyType(
         "3": "Project file rules",
         "4": "The recipe graph",
         "5": "Secrets",
+        "6": "Parameters, variants and names",
     }
 )
 
@@ -188,7 +189,8 @@ NO_ALTERNATIVE = _rule(
 TOO_MANY_ENTRIES = _rule(
     "E1008",
     "Too many entries",
-    "The mapping has more entries than allowed (at most 50 tags, as AWS allows). Remove some.",
+    "The mapping or list has more entries than allowed (at most 50 tags, as AWS allows; 64 "
+    "values of a matrix parameter). Remove some.",
 )
 EMPTY_VALUE = _rule(
     "E1009",
@@ -205,8 +207,8 @@ TOO_LONG = _rule(
 TOO_FEW_ITEMS = _rule(
     "E1011",
     "Too few items",
-    "The list is empty where at least one item is needed (filter owners, inline commands). "
-    "Add one, or drop the key.",
+    "The list or mapping is empty where at least one item is needed (filter owners, inline "
+    "commands, a `when:` condition). Add one, or drop the key.",
 )
 DUPLICATE_ITEMS = _rule(
     "E1012",
@@ -466,6 +468,86 @@ SECRET_ARCHIVE = _rule(
     "bakery.yaml `secrets.allow` with the reason once reviewed.",
 )
 
+# 6: parameters, variants and names
+REFERENCE_SYNTAX = _rule(
+    "E6001",
+    "Malformed reference",
+    "A `((` starts a reference, written `((name))` (or `((build_time:FORMAT))`), and needs its "
+    "`))`. Fix the reference; a literal `((` cannot stand in a field that takes references.",
+)
+UNKNOWN_PARAMETER = _rule(
+    "E6002",
+    "Unknown parameter",
+    "The reference, `when:` condition, selector or given value names a parameter neither the "
+    "recipe nor bakery.yaml declares, nor a built-in. Declare it under `parameters:` or fix the "
+    "name (the message suggests the closest).",
+)
+REFERENCE_NOT_HERE = _rule(
+    "E6003",
+    "Reference not allowed here",
+    "This field takes no references (name, layer, keys), or not this one: facts known only when "
+    "a build runs (build id, build time, source AMI) stand only in `ami_name` and tag values, "
+    "`((instance))` only there too. Write the value out, or move it to a field that takes it.",
+)
+PARAMETER_VALUE = _rule(
+    "E6004",
+    "Parameter value does not fit",
+    "A parameter's value (its default, a var file's, `--var`, `BAKERY_VAR_<name>`, a matrix "
+    "value) does not fit its declaration: type, allowed values, pattern, range, or it holds a "
+    "control character or a template. Give a fitting value.",
+)
+PARAMETER_MISSING = _rule(
+    "E6005",
+    "Parameter has no value",
+    "A parameter the recipe uses has no default and no value was given. Give one with "
+    "`--var NAME=VALUE`, a var file, or `BAKERY_VAR_<NAME>`, or declare a default.",
+)
+PARAMETER_DECLARATION = _rule(
+    "E6006",
+    "Invalid parameter declaration",
+    "The declaration cannot stand: the name is a built-in reference, the recipe declares again a "
+    "parameter bakery.yaml declares, or its pattern is not a regular expression. Rename or fix it.",
+)
+MATRIX_PROBLEM = _rule(
+    "E6007",
+    "Invalid matrix",
+    "The matrix leaves no instance, an `include` entry does not name every matrix parameter, "
+    "a matrix parameter also has a value given (choose instances with `NAME[param=value]` "
+    "instead), or two instances get the same name. The message says which.",
+)
+INSTANCE_NAME = _rule(
+    "E6008",
+    "Invalid instance name",
+    "An instance name (from `variants.name` or the default NAME-VALUE-...) must be lowercase "
+    "letters, digits, `.`, `_` and `-`, start with a letter or digit, hold no `..`, and be at "
+    "most 100 characters. Change the template or the values.",
+)
+AMI_NAME_NOT_UNIQUE = _rule(
+    "E6009",
+    "AMI name two builds could share",
+    "`ami_name` must make a new name for every build: hold `((build_id))`, `((timestamp))` or "
+    "`((build_time:FORMAT))` with seconds (`%S`). AWS refuses a second image of the same name.",
+)
+FAMILY_PARENT = _rule(
+    "E6010",
+    "Family parent cannot be chosen",
+    "`source.recipe` names a family, and the instance to build on cannot be chosen: this recipe "
+    "lacks one of the family's matrix parameters, or no instance has its values. Name one "
+    "(`base[arch=arm64]`) or give this recipe the parameter.",
+)
+UNMATCHED_CONDITION = _rule(
+    "W6001",
+    "Condition matches no instance",
+    "A step or override with `when:` applies to no instance of the recipe, or an `exclude` of "
+    "the matrix drops nothing. Fix the condition or remove it.",
+)
+SHELL_REFERENCE = _rule(
+    "W6002",
+    "Reference in shell text is not substituted",
+    "Inline commands and tests are shell text, where `((...))` is arithmetic: bakery does not "
+    "substitute parameters there. Pass the value through `env:` or `environment:` and use $NAME.",
+)
+
 RULES: tuple[Rule, ...] = tuple(_TABLE)
 RULES_BY_CODE: Mapping[str, Rule] = MappingProxyType({rule.code: rule for rule in RULES})
 
@@ -483,6 +565,8 @@ SCHEMA_KEYWORDS: Mapping[str, Rule] = MappingProxyType(
         "minLength": EMPTY_VALUE,
         "maxLength": TOO_LONG,
         "minItems": TOO_FEW_ITEMS,
+        "maxItems": TOO_MANY_ENTRIES,
+        "minProperties": TOO_FEW_ITEMS,
         "uniqueItems": DUPLICATE_ITEMS,
         "minimum": OUT_OF_RANGE,
         "maximum": OUT_OF_RANGE,

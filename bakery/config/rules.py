@@ -12,6 +12,7 @@ from typing import Any
 from bakery.config import rule_codes as rc
 from bakery.config.graph import find_cycles
 from bakery.config.marks import MarkedDocument, PathKey
+from bakery.config.params import has_unique_part, longest_build_value, substitute
 from bakery.config.paths import has_control, is_regular_file, shown
 from bakery.config.recipe import Recipe
 from bakery.config.schema import (
@@ -20,7 +21,7 @@ from bakery.config.schema import (
     AWS_MANAGED_KEY_PATTERN,
     MAX_TAGS,
 )
-from bakery.config.tags import BUILD_TAG_VARIABLES, image_tags
+from bakery.config.tags import BUILD_TAG_VARIABLES, TAG_VALUE_MAX, image_tags
 from bakery.errors import Problem
 
 AMI_TIMESTAMP_DIGITS = 14  # YYYYMMDDhhmmss, var.build_timestamp of the template
@@ -98,19 +99,24 @@ def recipe_problems(
         )
     # `{{` in strings that reach Packer is refused by the schema (NO_TEMPLATE_PATTERN).
     yield from _ami_name_problems(recipe, doc)
+    yield from _tag_value_problems(recipe, doc)
     yield from _distribution_problems(recipe, doc)
 
 
 def _ami_name_problems(recipe: Recipe, doc: MarkedDocument) -> Iterator[Problem]:
+    if recipe.ami_name is not None:
+        yield from _template_name_problems(recipe, doc)
+        return
     # The template names the image NAME-VERSION-TIMESTAMP (bakery.render.build_folder.ami_name).
     longest = f"{recipe.name}-{recipe.version.replace('+', '_')}-{'9' * AMI_TIMESTAMP_DIGITS}"
+    where: PathKey = ("version",) if recipe.family is None else ("matrix",)
     if len(longest) > AMI_NAME_MAX:
         yield doc.problem(
             rc.AMI_NAME_TOO_LONG,
-            ("version",),
+            where,
             f"the AMI name NAME-VERSION-TIMESTAMP would be {len(longest)} characters long; EC2 "
             f"allows {AMI_NAME_MAX}: shorten the name or the version by "
-            f"{len(longest) - AMI_NAME_MAX}",
+            f"{len(longest) - AMI_NAME_MAX}, or set ami_name",
         )
     elif not re.fullmatch(AMI_NAME_PATTERN, longest):
         yield doc.problem(
@@ -118,6 +124,50 @@ def _ami_name_problems(recipe: Recipe, doc: MarkedDocument) -> Iterator[Problem]
             ("name",),
             "the AMI name NAME-VERSION-TIMESTAMP would hold characters EC2 does not allow",
         )
+
+
+def _template_name_problems(recipe: Recipe, doc: MarkedDocument) -> Iterator[Problem]:
+    """An `ami_name` template: unique per build, and within EC2's rules at its longest."""
+    template = recipe.ami_name or ""
+    if not has_unique_part(template):
+        yield doc.problem(
+            rc.AMI_NAME_NOT_UNIQUE,
+            ("ami_name",),
+            "two builds could make the same name; add ((timestamp)), ((build_id)) or "
+            "((build_time:FORMAT)) with %S",
+        )
+    longest = substitute(template, longest_build_value)
+    shortest = substitute(template, lambda ref: "0")
+    if len(longest) > AMI_NAME_MAX:
+        yield doc.problem(
+            rc.AMI_NAME_TOO_LONG,
+            ("ami_name",),
+            f"the AMI name {shown(longest[:60])}... can be {len(longest)} characters long; EC2 "
+            f"allows {AMI_NAME_MAX}: shorten it by {len(longest) - AMI_NAME_MAX}",
+        )
+    elif len(shortest) < 3 or not re.fullmatch(AMI_NAME_PATTERN, longest):
+        bad = sorted({c for c in longest if not re.fullmatch(AMI_NAME_PATTERN, c * 3)})
+        what = f"characters EC2 does not allow ({' '.join(bad)})" if bad else "under 3 characters"
+        yield doc.problem(
+            rc.AMI_NAME_TOO_LONG,
+            ("ami_name",),
+            f"the AMI name {shown(longest)} would hold {what}; AMI names are 3 to 128 of "
+            "A-Z a-z 0-9 ( ) [ ] space . / ' @ _ -",
+        )
+
+
+def _tag_value_problems(recipe: Recipe, doc: MarkedDocument) -> Iterator[Problem]:
+    for key, value in recipe.tags.items():
+        if "((" not in value:
+            continue
+        longest = substitute(value, longest_build_value)
+        if len(longest) > TAG_VALUE_MAX:
+            yield doc.problem(
+                rc.TOO_LONG,
+                ("tags", key),
+                f"the tag value can be {len(longest)} characters long once the build fills it "
+                f"in; AWS allows {TAG_VALUE_MAX}",
+            )
 
 
 def _distribution_problems(recipe: Recipe, doc: MarkedDocument) -> Iterator[Problem]:

@@ -18,6 +18,10 @@ SEMVER_PATTERN = (
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?\Z"
 )
+# source.recipe: a recipe or instance name, optionally with a selector `[param=value,...]`.
+RECIPE_REF_PATTERN = (
+    r"\A[a-z0-9][a-z0-9._-]*(\[[a-z_][a-z0-9_]*=[^\[\],=]+(,[a-z_][a-z0-9_]*=[^\[\],=]+)*\])?\Z"
+)
 AMI_PATTERN = r"\Aami-([0-9a-f]{8}|[0-9a-f]{17})\Z"
 _REGION = r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]"
 REGION_PATTERN = rf"\A{_REGION}\Z"
@@ -124,6 +128,101 @@ BUILD_SCHEMA: dict[str, Any] = {
 }
 
 _step_env = {"env": _env}
+# Parameters (bakery.config.params): `((name))` references, declarations, matrix, conditions.
+PARAMETER_NAME_PATTERN = r"\A[a-z_][a-z0-9_]*\Z"
+INSTANCE_NAME_PATTERN = r"\A[a-z0-9](?!.*\.\.)[a-z0-9._-]*\Z"
+INSTANCE_NAME_MAX = 100
+MAX_INSTANCES = 256
+_scalar = {"type": ["string", "integer", "boolean"]}
+_parameter = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "type": {"enum": ["string", "integer", "boolean"]},
+        "default": _scalar,
+        "allowed": {"type": "array", "minItems": 1, "uniqueItems": True, "items": _scalar},
+        "pattern": {"type": "string", "minLength": 1, "maxLength": 256},
+        "minimum": {"type": "integer"},
+        "maximum": {"type": "integer"},
+        "env": {"type": "string", "pattern": ENV_NAME_PATTERN},
+        "description": {"type": "string", "maxLength": 255},
+    },
+    "description": "type (string, integer, boolean), default, allowed values, a pattern the "
+    "whole value matches, minimum/maximum, env: an environment variable that may set it.",
+}
+PARAMETERS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "maxProperties": 100,
+    "propertyNames": {"pattern": PARAMETER_NAME_PATTERN, "maxLength": 64},
+    "additionalProperties": _parameter,
+    "description": "Parameters recipes use as ((name)); see docs/recipes.md.",
+}
+_condition = {
+    "type": "object",
+    "minProperties": 1,
+    "propertyNames": {"pattern": PARAMETER_NAME_PATTERN, "maxLength": 64},
+    "additionalProperties": {
+        "anyOf": [_scalar, {"type": "array", "minItems": 1, "items": _scalar}]
+    },
+    "description": "{param: value} or {param: [value, ...]}: every named parameter matches.",
+}
+_combination = {
+    "type": "object",
+    "minProperties": 1,
+    "propertyNames": {"pattern": PARAMETER_NAME_PATTERN, "maxLength": 64},
+    "additionalProperties": _scalar,
+}
+MATRIX_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "minProperties": 1,
+    "maxProperties": 10,
+    "propertyNames": {"pattern": PARAMETER_NAME_PATTERN, "maxLength": 64},
+    "properties": {
+        "include": {"type": "array", "items": _combination},
+        "exclude": {"type": "array", "items": _combination},
+    },
+    "additionalProperties": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 64,
+        "uniqueItems": True,
+        "items": _scalar,
+    },
+    "description": "One instance per combination of the listed values, less `exclude` "
+    "(partial combinations), plus `include` (whole ones).",
+}
+VARIANTS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "overrides": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["when"],
+                "properties": {
+                    "when": _condition,
+                    "description": {"type": "string"},
+                    "source": {"type": "object"},
+                    "build": {"type": "object"},
+                    "environment": {"type": "object"},
+                    "tags": {"type": "object"},
+                    "distribute": {"type": "object"},
+                    "ami_name": {"type": "string"},
+                },
+                "description": "Settings merged into the instances `when` matches (mappings "
+                "merge, other values replace).",
+            },
+        },
+    },
+}
+VAR_FILE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "propertyNames": {"pattern": PARAMETER_NAME_PATTERN, "maxLength": 64},
+    "additionalProperties": _scalar,
+}
 RECIPE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://bakery.dev/schemas/recipe.schema.json",
@@ -156,11 +255,27 @@ RECIPE_SCHEMA: dict[str, Any] = {
                         "architecture": {"enum": ["x86_64", "arm64"]},
                     },
                 },
-                "recipe": {"type": "string", "pattern": NAME_PATTERN},
+                "recipe": {
+                    "type": "string",
+                    "pattern": RECIPE_REF_PATTERN,
+                    "maxLength": 200,
+                    "description": "a recipe, a family (the instance with the same values), "
+                    "FAMILY[param=value,...], or an instance name",
+                },
             },
             "oneOf": [
                 {"required": [kind]} for kind in ("ssm_parameter", "ami", "filter", "recipe")
             ],
+        },
+        "parameters": PARAMETERS_SCHEMA,
+        "matrix": MATRIX_SCHEMA,
+        "variants": VARIANTS_SCHEMA,
+        "ami_name": {
+            "type": "string",
+            "minLength": 3,
+            "maxLength": 256,
+            "pattern": NO_TEMPLATE_PATTERN,
+            "description": "AMI name template: text and ((references)); see docs/recipes.md",
         },
         "build": BUILD_SCHEMA,
         "environment": _env,
@@ -179,6 +294,7 @@ RECIPE_SCHEMA: dict[str, Any] = {
                         "properties": {"source": _string, "destination": _packer_string},
                     },
                     **_step_env,
+                    "when": _condition,
                 },
                 "oneOf": [{"required": [kind]} for kind in ("script", "inline", "file")],
             },
@@ -231,6 +347,8 @@ PROJECT_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "recipes": _string,
+        "parameters": PARAMETERS_SCHEMA,
+        "var_files": {"type": "array", "items": _string, "uniqueItems": True},
         "state": {"type": "string", "pattern": r"\A(sqlite:.+|dynamodb://.+)\Z"},
         "aws": {
             "type": "object",

@@ -25,6 +25,9 @@ _PATTERN_MESSAGES = {
     "of a key or an alias",
     s.RULE_CODE_PATTERN: "is not a rule code (E or W and four digits, e.g. W2001)",
     s.NOT_BLANK_PATTERN: "must not be blank",
+    s.PARAMETER_NAME_PATTERN: "is not a parameter name (lowercase letters, digits and _, not "
+    "starting with a digit)",
+    s.RECIPE_REF_PATTERN: "is not a recipe: a name, an instance name, or NAME[param=value,...]",
 }
 _REFUSED = re.compile(s.REFUSED_CHARACTERS)
 _LINE_BREAKS = "\n\r\x0b\x0c\x85\u2028\u2029"

@@ -26,6 +26,11 @@ REVOKED_TAG = "bakery:revoked"  # its value is the reason
 RESERVED_PREFIXES = ("aws:", "bakery:")
 
 
+PARAMETERS_TAG = "bakery:parameters"
+FAMILY_TAG = "bakery:family"
+TAG_VALUE_MAX = 256
+
+
 def image_tags(
     recipe: Recipe,
     project_tags: Mapping[str, str],
@@ -33,12 +38,14 @@ def image_tags(
     ami_name: V,
     *,
     local: bool = False,
+    user_tags: Mapping[str, str | V] | None = None,
 ) -> dict[str, str | V]:
     """Return the full tag set; `build` maps each BUILD_TAG_VARIABLES variable to its value.
 
     The values of build-time tags are whatever the caller passes: real strings after a build,
     HCL references when rendering the template. User tags come last and win, but may not use
-    the reserved `bakery:` and `aws:` prefixes (validation refuses them).
+    the reserved `bakery:` and `aws:` prefixes (validation refuses them); `user_tags` replaces
+    the recipe's (whose build-time references the caller has filled in).
     """
     tags: dict[str, str | V] = {
         "Name": ami_name,
@@ -49,6 +56,11 @@ def image_tags(
     }
     if recipe.parent:
         tags["bakery:parent-recipe"] = recipe.parent
+    if recipe.family is not None:
+        tags[FAMILY_TAG] = recipe.family
+    values = ",".join(f"{name}={value}" for name, value in recipe.parameters.items())
+    if values and len(values) <= TAG_VALUE_MAX:
+        tags[PARAMETERS_TAG] = values
     if local:
         tags[MODE_TAG] = "local"
     if recipe.hygiene.skip:
@@ -56,7 +68,7 @@ def image_tags(
     for tag, variable in BUILD_TAG_VARIABLES.items():
         tags[tag] = build[variable]
     tags.update(project_tags)
-    tags.update(recipe.tags)
+    tags.update(recipe.tags if user_tags is None else user_tags)
     return dict(sorted(tags.items()))
 
 

@@ -25,9 +25,9 @@ def app(extra: str, name: str = "app", source: str = "source: {recipe: base}") -
 SCENARIOS = [
     (
         "bogus: 1\n",
-        "recipes/app.yaml:5:1: E1002 bogus: unknown key; expected one of: build, "
-        "description, distribute, environment, hygiene, layer, licensing, max_age, name, "
-        "provision, retention, source, tags, tests, version",
+        "recipes/app.yaml:5:1: E1002 bogus: unknown key; expected one of: ami_name, "
+        "build, description, distribute, environment, hygiene, layer, licensing, matrix, "
+        "max_age, name, parameters, provision, retention, source, tags, tests, variants, version",
     ),
     (
         "build: {volume_size: big}\n",

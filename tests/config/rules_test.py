@@ -141,7 +141,7 @@ def test_codes_are_unique_and_well_formed() -> None:
     assert len(codes) == len(set(codes))
     assert codes == sorted(codes, key=lambda code: (code[1], code[0] == "W", code))
     for rule in rc.RULES:
-        assert re.fullmatch(r"[EW][0-5][0-9]{3}", rule.code), rule.code
+        assert re.fullmatch(r"[EW][0-6][0-9]{3}", rule.code), rule.code
         assert rule.severity == ("error" if rule.code[0] == "E" else "warning"), rule.code
         assert rule.code[1] in rc.FAMILIES, rule.code
         assert rule.title and rule.title[0].isupper() and not rule.title.endswith("."), rule.code
