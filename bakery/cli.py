@@ -52,15 +52,39 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print results as JSON")
 
 
+def _var_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter's value (over BAKERY_VAR_NAME, var files and defaults); repeatable",
+    )
+    parser.add_argument(
+        "--var-file",
+        action="append",
+        default=[],
+        type=_path,
+        metavar="FILE",
+        help="a YAML file of parameter values, after bakery.yaml's var_files; repeatable",
+    )
+
+
 def _validate_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths", nargs="*", type=_path, metavar="PATH", help="recipe files (default: all)"
     )
+    _var_flags(parser)
     _json_flag(parser)
 
 
 def _render_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("names", nargs="*", metavar="NAME", help="recipes (default: all)")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="recipes, families or FAMILY[param=value] (default: all)",
+    )
     parser.add_argument(
         "--out",
         metavar="DIR",
@@ -77,6 +101,7 @@ def _render_args(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also run `packer fmt -check` and `packer validate` on each template",
     )
+    _var_flags(parser)
     _json_flag(parser)
 
 
@@ -96,7 +121,9 @@ def _local_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _bake_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("names", nargs="*", metavar="NAME", help="recipes to bake")
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help="recipes, families or FAMILY[param=value]"
+    )
     parser.add_argument("--all", action="store_true", help="bake every recipe")
     parser.add_argument(
         "--jobs",
@@ -109,6 +136,7 @@ def _bake_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--dry-run", action="store_true", help="print what would be built and why")
     _local_flag(parser)
+    _var_flags(parser)
     _json_flag(parser)
 
 
@@ -219,7 +247,12 @@ def _test_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _prune_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("names", nargs="*", metavar="NAME", help="recipes (default: all)")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="recipes, families or FAMILY[param=value] (default: all)",
+    )
     parser.add_argument(
         "--keep",
         type=int,
@@ -253,6 +286,7 @@ def _plan_args(parser: argparse.ArgumentParser) -> None:
         "names", nargs="*", metavar="NAME", help="recipes (with their descendants; default: all)"
     )
     _local_flag(parser)
+    _var_flags(parser)
     _json_flag(parser)
 
 
@@ -268,6 +302,7 @@ def _rebuild_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--jobs", type=_positive_int, metavar="N", help="builds at once")
     _local_flag(parser)
+    _var_flags(parser)
     _json_flag(parser)
 
 

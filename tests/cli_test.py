@@ -45,9 +45,9 @@ def test_broken_recipe_gives_located_lines_exit_1_and_no_traceback(
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
-        "recipes/base.yaml:6:1: E1002 bogus: unknown key; expected one of: build, description, "
-        "distribute, environment, hygiene, layer, licensing, max_age, name, provision, retention, "
-        "source, tags, tests, version",
+        "recipes/base.yaml:6:1: E1002 bogus: unknown key; expected one of: ami_name, build, "
+        "description, distribute, environment, hygiene, layer, licensing, matrix, max_age, name, "
+        "parameters, provision, retention, source, tags, tests, variants, version",
         "bakery: 1 problem found",
     ]
     assert "Traceback" not in done.stderr

@@ -42,6 +42,10 @@ class BuildImages(Protocol):
         """
         ...
 
+    def name_of(self, region: str, ami_id: str) -> str | None:
+        """Return the name of an image (a source's, for ((source_ami_name))), None if gone."""
+        ...
+
     def settle(self, region: str, ami_id: str, tags: Mapping[str, str]) -> tuple[str, ...]:
         """Wait for the image to be available, tag it and its snapshots; return snapshot ids."""
         ...
@@ -72,6 +76,10 @@ class AwsBuildImages:
         if image is None or image.get("State") != "available":
             return None
         return snapshot_ids(image) if tags_of(image).get(INPUT_HASH_TAG) == input_hash else None
+
+    def name_of(self, region: str, ami_id: str) -> str | None:
+        image = describe_image(self.gateway, region, ami_id)
+        return None if image is None else str(image.get("Name", "")) or None
 
     def settle(self, region: str, ami_id: str, tags: Mapping[str, str]) -> tuple[str, ...]:
         image = wait_available(self.gateway, region, ami_id)

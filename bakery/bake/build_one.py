@@ -30,7 +30,14 @@ from bakery.lineage.records import (
 from bakery.packer import binary as packer
 from bakery.packer.guard import LOG_FAILED
 from bakery.packer.output import OutputState, classify_failure, cross_check, read_manifest
-from bakery.render.build_folder import ami_name, write
+from bakery.render.build_folder import (
+    ami_name,
+    build_facts,
+    fill_computed,
+    filled_tags,
+    uses_source_name,
+    write,
+)
 from bakery.render.input_hash import input_hash, sha256_hex
 
 SOURCE_TAG_MAX = 256
@@ -103,6 +110,7 @@ def build_recipe(
         log_path=str(log_path.relative_to(ctx.root)),
         pid=os.getpid(),
         host=socket.gethostname(),
+        parameters=tuple(sorted(recipe.parameters.items())),
     )
     try:
         ctx.store.start(record)
@@ -226,6 +234,7 @@ def _run_packer(
         "source_ref": f"{record.source.kind}:{record.source.reference}"[:SOURCE_TAG_MAX],
         "manifest_path": str(template.parent / "manifest.json"),
     }
+    variables.update(fill_computed(recipe, _facts(ctx, recipe, record, now), now))
     if ctx.local:
         assert ctx.endpoint_url is not None
         variables["endpoint_url"] = ctx.endpoint_url
@@ -392,8 +401,9 @@ def _finish_images(
         recipe,
         ctx.catalog.project.tags,
         values,
-        ami_name(recipe, now.strftime("%Y%m%d%H%M%S")),
+        ami_name(recipe, now, record.build_id),
         local=ctx.local,
+        user_tags=filled_tags(recipe, _facts(ctx, recipe, record, now), now),
     )
     images: list[RegionImage] = []
     for region, ami in sorted(artifacts.items()):
@@ -401,6 +411,14 @@ def _finish_images(
         ctx.progress.step(recipe.name, f"checking and tagging {ami} in {region}")
         images[-1] = RegionImage(region, ami, ctx.images.settle(region, ami, tags))
     return images
+
+
+def _facts(ctx: BakeContext, recipe: Recipe, record: BuildRecord, now: datetime) -> dict[str, str]:
+    """The build-time facts a recipe's references may name (the source's name looked up only
+    when one names it)."""
+    ami = record.source.resolved_ami
+    name = ctx.images.name_of(recipe.region, ami) if uses_source_name(recipe) else None
+    return build_facts(now, record.build_id, ami, name or "")
 
 
 def _write_inputs(ctx: BakeContext, recipe: Recipe, folder: Path) -> None:

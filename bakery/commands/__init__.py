@@ -22,6 +22,7 @@ from bakery.errors import BakeryError
 if TYPE_CHECKING:
     from bakery.aws.session import AwsSettings, Gateway
     from bakery.config.catalog import Catalog
+    from bakery.config.params import GivenValues
     from bakery.lineage.records import Promotion
     from bakery.lineage.store import LineageStore
 
@@ -32,18 +33,52 @@ def project_of(args: argparse.Namespace) -> Project:
     return load_project(root)
 
 
-def catalog_of(project: Project) -> Catalog:
+def catalog_of(project: Project, args: argparse.Namespace | None = None) -> Catalog:
     """Load the project's catalog and print its warnings (not ignored in bakery.yaml) to stderr.
 
-    For the commands that act on what the recipes say (bake, render, plan, rebuild); the others
-    load the catalog for its names and stay quiet about advice.
+    For the commands that act on what the recipes say (bake, render, plan, rebuild), with the
+    parameter values of their --var and --var-file; the others load the catalog for its names
+    and stay quiet about advice.
     """
     from bakery.config.catalog import load_catalog
 
-    catalog = load_catalog(project)
+    catalog = load_catalog(project, given=given_of(project, args))
     for warning in catalog.warnings:
         print(warning, file=sys.stderr)
     return catalog
+
+
+def names_of(project: Project, name: str) -> list[str]:
+    """The recipes `name` stands for on the command line: a family means its instances and
+    `FAMILY[param=value]` some of them; any other name is taken as written (the store may know
+    a recipe the project no longer has, or the recipes may not load now)."""
+    from bakery.config.catalog import load_catalog
+    from bakery.config.params import selector
+
+    try:
+        catalog = load_catalog(project)
+    except BakeryError:
+        if "[" in name:
+            raise
+        return [name]
+    if name in catalog.recipes:
+        return [name]
+    try:
+        selector(name)
+    except ValueError as error:
+        raise BakeryError(str(error)) from None
+    if name in catalog.families or "[" in name:
+        return catalog.expand(name)
+    return [name]
+
+
+def given_of(project: Project, args: argparse.Namespace | None) -> GivenValues:
+    """The parameter values given: bakery.yaml's var files, then --var-file, then --var (and the
+    BAKERY_VAR_ environment, read for the parameters recipes declare)."""
+    from bakery.config.catalog import given_values
+
+    var_files = [Path(path) for path in getattr(args, "var_file", None) or ()]
+    return given_values(project, var_files, getattr(args, "var", None) or ())
 
 
 def warn(message: str) -> None:

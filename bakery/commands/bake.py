@@ -18,7 +18,7 @@ from bakery.ui.progress import for_stream, format_duration
 
 def run(args: argparse.Namespace) -> int:
     project = project_of(args)
-    catalog = catalog_of(project)
+    catalog = catalog_of(project, args)
     if not args.names and not args.all:
         raise UsageError("name the recipes to bake, or use --all")
     names = catalog.select([] if args.all else args.names)

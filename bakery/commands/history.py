@@ -1,30 +1,40 @@
-"""`bakery history NAME`: the builds of a recipe, newest first."""
+"""`bakery history NAME`: the builds of a recipe (or of a family's instances), newest first."""
 
 from __future__ import annotations
 
 import argparse
 
-from bakery.commands import print_json, project_of, store_of
+from bakery.commands import names_of, print_json, project_of, store_of
 from bakery.lineage.queries import history_rows
 from bakery.ui.progress import format_duration
 
 
 def run(args: argparse.Namespace) -> int:
     project = project_of(args)
+    names = names_of(project, args.name)
     with store_of(project, args, read_only=True) as store:
-        rows = history_rows(store, args.name)
+        rows = [
+            {"recipe": name, **row} if len(names) > 1 else row
+            for name in names
+            for row in history_rows(store, name)
+        ]
+    if len(names) > 1:  # a family's instances, newest first across them
+        rows.sort(key=lambda row: str(row["started_at"]), reverse=True)
     if args.json:
         print_json(rows)
         return 0
     if not rows:
         print(f"no builds of {args.name} recorded")
         return 0
-    table = [("BUILD", "VERSION", "STATUS", "STARTED", "TIME", "IMAGES")]
+    many = len(names) > 1
+    table = [(*(("RECIPE",) if many else ()), "BUILD", "VERSION", "STATUS", "STARTED", "TIME",
+              "IMAGES")]  # fmt: skip
     for row in rows:
         seconds = row.get("duration_s")
         images = row.get("amis") or {}
         table.append(
             (
+                *((str(row["recipe"]),) if many else ()),
                 str(row["build_id"]),
                 str(row["version"]),
                 str(row["status"]) + (" (revoked)" if row.get("revoked") else ""),

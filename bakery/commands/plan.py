@@ -15,7 +15,7 @@ EXIT_STALE = 10  # something would be rebuilt
 def run(args: argparse.Namespace) -> int:
     """Assess the named recipes (all by default) and their descendants; return the exit code."""
     project = project_of(args)
-    catalog = catalog_of(project)
+    catalog = catalog_of(project, args)
     gateway = gateway_of(args, project)
     with store_of(project, args, read_only=True) as store:
         result, calls = plan_stale(catalog, store, gateway, args.names or [])

@@ -15,7 +15,7 @@ from bakery.commands import (
     store_of,
     writable_store_of,
 )
-from bakery.config.catalog import load_catalog
+from bakery.config.catalog import Catalog, load_catalog
 from bakery.errors import BakeryError
 from bakery.lifecycle.prune import prune, retention_lookup
 from bakery.lifecycle.prune_plan import PrunePlan
@@ -27,7 +27,11 @@ def run(args: argparse.Namespace) -> int:
             raise BakeryError(f"{flag} must be 0 or more, not {value}")
     project = project_of(args)
     catalog = load_catalog(project)
-    names = list(args.names or [])
+    names = [
+        found
+        for name in args.names or []
+        for found in (catalog.expand(name) if _stands_for_many(catalog, name) else [name])
+    ]
     for name in names:
         if name not in catalog.recipes:
             print(
@@ -106,3 +110,8 @@ def _print_plan(plan: PrunePlan, regions: list[str], applied: bool, problems: li
             print(f"problem: {problem}")
     else:
         print(f"deleted {what}; kept {counts['images_kept']} image(s)")
+
+
+def _stands_for_many(catalog: Catalog, name: str) -> bool:
+    """A family's name, or FAMILY[param=value]: prune those instances."""
+    return name not in catalog.recipes and (name in catalog.families or "[" in name)

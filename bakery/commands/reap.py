@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from bakery.commands import gateway_of, print_json, project_of, project_regions, store_of
 from bakery.config.catalog import load_catalog
+from bakery.config.recipe import Recipe
 from bakery.lineage.leases import build_gone
 from bakery.lineage.records import BuildRecord, Status
 
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
             for record in store.builds()
         ]
     statuses = {record.build_id: record.status for record in records}
-    clues = [_clues(project.root, record) for record in records]
+    clues = [_clues(project.root, record, catalog.recipes.get(record.recipe)) for record in records]
     recorded = frozenset(
         resource
         for record in records
@@ -76,16 +77,20 @@ def run(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _clues(root: Path, record: BuildRecord) -> BuildClues:
+def _clues(root: Path, record: BuildRecord, recipe: Recipe | None) -> BuildClues:
     """What reap may use of a record; the logs of succeeded builds are not read (not needed)."""
     from bakery.aws.leftovers import BuildClues, LogNames, read_log
-    from bakery.render.build_folder import name_prefix
+    from bakery.render.build_folder import ami_name, ami_name_prefix, name_prefix
 
     started, ended = _moment(record.started_at), _moment(record.ended_at)
     # The template's AMI name: NAME-VERSION-YYYYMMDDhhmmss of the build's start, the same
-    # moment as started_at (bakery.render.build_folder.ami_name, bakery.bake.build_one).
+    # moment as started_at (bakery.render.build_folder.ami_name, bakery.bake.build_one), or
+    # the recipe's own `ami_name` template filled in for the build.
     prefix = name_prefix(record.recipe, record.version) + "-"
     stamp = started.strftime("%Y%m%d%H%M%S") if started else ""
+    if recipe is not None and recipe.ami_name is not None:
+        prefix = ami_name_prefix(recipe)
+        stamp = ami_name(recipe, started, record.build_id)[len(prefix) :] if started else ""
     log = LogNames() if record.status is Status.SUCCEEDED else read_log(root, record.log_path)
     return BuildClues(
         build_id=record.build_id,

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         from bakery.lifecycle.channels import channel_of
 
         channel_of(project, args.promote)  # an unknown channel is refused before any build
-    catalog = catalog_of(project)
+    catalog = catalog_of(project, args)
     run_id = new_build_id()
     log_path = project.root / ".bakery" / "logs" / f"run-{run_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bakery.commands import catalog_of, print_json, project_of
+from bakery.config.recipe import Recipe
 from bakery.packer import binary as packer
-from bakery.render.build_folder import check_folder, output_folder, render, write
+from bakery.render.build_folder import (
+    build_facts,
+    check_folder,
+    fill_computed,
+    output_folder,
+    render,
+    write,
+)
 
 
 def run(args: argparse.Namespace) -> int:
     project = project_of(args)
-    catalog = catalog_of(project)
+    catalog = catalog_of(project, args)
     names = catalog.select(args.names)
     dialect = packer.resolve_dialect(args.dialect or project.dialect, project.packer_binary)
     out = output_folder(project.root, args.out)
@@ -36,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
         template = write(rendered, out / name, keep, labels[name])
         if args.validate:
             packer.fmt_check(project.packer_binary, template)
-            packer.validate(project.packer_binary, template)
+            packer.validate(
+                project.packer_binary, template, validation_variables(catalog.recipes[name])
+            )
         results.append(
             {
                 "recipe": name,
@@ -53,3 +64,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(results)
     return 0
+
+
+def validation_variables(recipe: Recipe) -> dict[str, str]:
+    """Values for every variable of a recipe's template, so `packer validate` can check it."""
+    moment = datetime(2000, 1, 1, tzinfo=UTC)
+    facts = build_facts(moment, packer.PLACEHOLDER_VARIABLES["build_id"], "ami-0123456789abcdef0")
+    return {**packer.PLACEHOLDER_VARIABLES, **fill_computed(recipe, facts, moment)}

@@ -7,7 +7,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from bakery.commands import print_json, project_of
+from bakery.commands import given_of, print_json, project_of
 from bakery.config.catalog import load_catalog
 from bakery.errors import InvalidInputError
 
@@ -15,7 +15,9 @@ from bakery.errors import InvalidInputError
 def run(args: argparse.Namespace) -> int:
     project = project_of(args)
     try:
-        catalog = load_catalog(project, [Path(path) for path in args.paths])
+        catalog = load_catalog(
+            project, [Path(path) for path in args.paths], given=given_of(project, args)
+        )
     except InvalidInputError as error:
         if not args.json:
             raise

@@ -104,6 +104,8 @@ class BuildRecord:
     images: tuple[RegionImage, ...] = field(default_factory=tuple)
     revoked: bool = False
     revoked_reason: str | None = None
+    # The resolved value of every parameter the recipe used, as text, sorted by name.
+    parameters: tuple[tuple[str, str], ...] = ()
 
     def image_in(self, region: str) -> RegionImage | None:
         return next((image for image in self.images if image.region == region), None)

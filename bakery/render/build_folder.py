@@ -8,10 +8,12 @@ import shlex
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from bakery.config.params import resolve_build_references
 from bakery.config.paths import has_control, shown
 from bakery.config.recipe import FileStep, InlineStep, Recipe, ScriptStep, upload_name
 from bakery.config.tags import BUILD_TAG_VARIABLES, image_tags, run_tags
@@ -62,7 +64,10 @@ class Rendered:
 
 
 def ami_name_prefix(recipe: Recipe) -> str:
-    """Return the AMI name without its timestamp; `+` is not allowed in AMI names."""
+    """Return the AMI name up to what a build fills in: NAME-VERSION (`+` is not allowed in AMI
+    names), or the text of the recipe's `ami_name` before its first build-time reference."""
+    if recipe.ami_name is not None:
+        return recipe.ami_name.split("((", 1)[0]
     return name_prefix(recipe.name, recipe.version)
 
 
@@ -71,9 +76,58 @@ def name_prefix(name: str, version: str) -> str:
     return f"{name}-{version.replace('+', '_')}"
 
 
-def ami_name(recipe: Recipe, build_timestamp: str) -> str:
-    """Return the AMI name the template computes: NAME-VERSION-YYYYMMDDhhmmss."""
-    return f"{ami_name_prefix(recipe)}-{build_timestamp}"
+def ami_name(recipe: Recipe, moment: datetime, build_id: str) -> str:
+    """Return the AMI name of a build: NAME-VERSION-YYYYMMDDhhmmss, or the recipe's template."""
+    if recipe.ami_name is None:
+        return f"{ami_name_prefix(recipe)}-{moment.strftime('%Y%m%d%H%M%S')}"
+    return resolve_build_references(recipe.ami_name, build_facts(moment, build_id), moment)
+
+
+def build_facts(
+    moment: datetime, build_id: str, source_ami: str = "", source_ami_name: str = ""
+) -> dict[str, str]:
+    """The build-time facts references name, by built-in name."""
+    return {
+        "build_id": build_id,
+        "timestamp": moment.strftime("%Y%m%d%H%M%S"),
+        "build_date": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "source_ami_id": source_ami,
+        "source_ami_name": source_ami_name,
+    }
+
+
+def computed_variables(recipe: Recipe) -> dict[str, str]:
+    """The template variables bakery fills in from a recipe's build-time references: the AMI
+    name of an `ami_name` template, and each user tag whose value refers to the build. Packer
+    gets the finished text; it never sees a reference."""
+    found: dict[str, str] = {}
+    if recipe.ami_name is not None:
+        found["ami_name"] = recipe.ami_name
+    for index, (_, value) in enumerate(sorted(recipe.tags.items())):
+        if "((" in value:
+            found[f"tag_value_{index}"] = value
+    return found
+
+
+def fill_computed(recipe: Recipe, facts: Mapping[str, str], moment: datetime) -> dict[str, str]:
+    """The values of `computed_variables` for one build."""
+    return {
+        name: resolve_build_references(text, facts, moment)
+        for name, text in computed_variables(recipe).items()
+    }
+
+
+def filled_tags(recipe: Recipe, facts: Mapping[str, str], moment: datetime) -> dict[str, str]:
+    """The recipe's tags with their build-time references filled in."""
+    return {
+        key: resolve_build_references(value, facts, moment) if "((" in value else value
+        for key, value in recipe.tags.items()
+    }
+
+
+def uses_source_name(recipe: Recipe) -> bool:
+    """Whether a build must look up its source AMI's name (a tag names ((source_ami_name)))."""
+    return any("((source_ami_name))" in text for text in computed_variables(recipe).values())
 
 
 @cache
@@ -103,6 +157,11 @@ def render(
     files: dict[str, bytes] = {HYGIENE_SCRIPT: texts[HYGIENE_SCRIPT].encode()}
     steps = _steps(recipe, used, files, local)
     references = {name: hcl.Reference(f"var.{name}") for name in BUILD_TAG_VARIABLES.values()}
+    computed = computed_variables(recipe)
+    user_tags: dict[str, str | hcl.Reference] = {
+        key: hcl.Reference(f"var.tag_value_{index}") if f"tag_value_{index}" in computed else value
+        for index, (key, value) in enumerate(sorted(recipe.tags.items()))
+    }
     context: dict[str, Any] = {
         "dialect": dialect,
         "local": local,
@@ -115,10 +174,20 @@ def render(
         "distribute": recipe.distribute,
         "variables": [
             {"name": name, "description": text, "default": default}
-            for name, text, default in (*VARIABLES, *(LOCAL_VARIABLES if local else ()))
+            for name, text, default in (
+                *VARIABLES,
+                *(LOCAL_VARIABLES if local else ()),
+                *_computed_declarations(computed),
+            )
         ],
+        "ami_name_variable": "ami_name" in computed,
         "tags": image_tags(
-            recipe, project_tags, references, hcl.Reference("local.ami_name"), local=local
+            recipe,
+            project_tags,
+            references,
+            hcl.Reference("local.ami_name"),
+            local=local,
+            user_tags=user_tags,
         ),
         "run_tags": run_tags(recipe, hcl.Reference("var.build_id")),
         "steps": steps,
@@ -133,6 +202,14 @@ def render(
     files[f"{recipe.name}.pkr.hcl"] = text.encode()
     digest = content_digest(recipe, project_tags, used, texts)
     return Rendered(recipe.name, dict(sorted(files.items())), digest)
+
+
+def _computed_declarations(computed: Mapping[str, str]) -> list[tuple[str, str, str | None]]:
+    found: list[tuple[str, str, str | None]] = []
+    for name in computed:
+        what = "the AMI name" if name == "ami_name" else "a tag value"
+        found.append((name, f"{what}, made by bakery from the recipe's references", None))
+    return found
 
 
 def _steps(

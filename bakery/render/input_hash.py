@@ -24,6 +24,10 @@ def normalised_recipe(recipe: Recipe, project_tags: Mapping[str, str]) -> dict[s
     # Where the file lies, and how images are kept or shared, do not change what is built.
     for key in ("file", "shareable", "keep", "max_age_days", "max_age"):
         data.pop(key)
+    # What parameters, variants and names add enters only when a recipe uses them.
+    for key, unset in (("family", None), ("parameters", {}), ("ami_name", None)):
+        if data.get(key) == unset:
+            data.pop(key)
     data["project_tags"] = dict(sorted(project_tags.items()))
     return data
 

@@ -43,8 +43,8 @@ def plan_stale(
     store adds what tags cannot say (the parent a build was made on, revocations, history).
     """
     project = catalog.project
-    for name in names:
-        catalog.get(name)  # an unknown name is an error that suggests the closest one
+    # A family stands for its instances; an unknown name is an error that suggests the closest.
+    names = [found for name in names for found in catalog.expand(name)]
     scope = in_scope(catalog.graph, names)
     needed = _with_ancestors(catalog, scope)  # a child's input hash needs its parent's image
     # The content digest does not depend on the dialect (only the packer block does), so any

@@ -37,6 +37,9 @@ class FakeBuildImages:
             if where == region and tags.get("bakery:build-id") == build_id
         )
 
+    def name_of(self, region: str, ami_id: str) -> str | None:
+        return f"image-of-{ami_id}"
+
     def complete(self, region: str, ami_id: str, input_hash: str) -> tuple[str, ...] | None:
         tags = self.tags.get((region, ami_id), {})
         return (f"snap-{ami_id[4:]}",) if tags.get("bakery:input-hash") == input_hash else None
