@@ -100,6 +100,9 @@ def test_the_container_host_family_bakes_each_instance_on_the_base_of_its_arch(
     # Nothing to do on a rerun; a new agent version rebuilds exactly the hosts, not the bases.
     assert stale(root) == []
     assert stale(root, "--var", "ecs_agent_version=1.94.0") == sorted(hosts)
+    # The hosts depend on the bases only: they build together, in one wave.
+    done = call_bakery(root, "plan", "--json", "--var", "ecs_agent_version=1.94.0", check=False)
+    assert json.loads(done.stdout)["waves"] == [sorted(hosts)]
     assert stale(root, "container-host[accel=nvidia]", "--var", "ecs_agent_version=1.94.0") == [
         "container-host-arm64-nvidia",
         "container-host-x86_64-nvidia",
