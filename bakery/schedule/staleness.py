@@ -82,10 +82,11 @@ def assess(
         reasons += _base_moved(current_source, record.source)
     expected = input_hash(digest, record.source.resolved_ami)
     if expected != record.input_hash:
-        reasons.append(
-            "recipe, scripts, files or template changed "
-            f"(input hash {_short(record.input_hash)} → {_short(expected)})"
-        )
+        changed = _parameters_changed(recipe, record)
+        what = f"parameters changed: {changed}" if changed else (
+            "recipe, scripts, files or template changed"
+        )  # fmt: skip
+        reasons.append(f"{what} (input hash {_short(record.input_hash)} → {_short(expected)})")
     if recipe.parent is not None:
         reasons += _parent_moved(recipe.parent, record, parent_latest)
     if max_age_seconds is not None and not dated_ahead(record, now):
@@ -149,6 +150,20 @@ def duration_text(seconds: int) -> str:
         if count:
             parts.append(f"{count}{unit}")
     return "".join(parts) or "0s"
+
+
+def _parameters_changed(recipe: Recipe, record: BuildRecord) -> str:
+    """Say which parameter values differ from those the build recorded (none recorded: "")."""
+    if not record.parameters:
+        return ""
+    before = dict(record.parameters)
+    now = dict(recipe.parameters)
+    changes = [
+        f"{name} {before.get(name, '(unused)')} → {now.get(name, '(unused)')}"
+        for name in sorted(set(before) | set(now))
+        if before.get(name) != now.get(name)
+    ]
+    return ", ".join(changes)
 
 
 def _base_moved(current: SourceInfo, built_from: SourceInfo) -> list[str]:

@@ -122,6 +122,20 @@ def test_changed_content_digest_changes_the_input_hash() -> None:
     )
 
 
+def test_changed_parameter_values_are_named_when_the_build_recorded_its_own() -> None:
+    family = replace(BASE, parameters={"arch": "arm64", "k8s": "1.34"})
+    built = replace(
+        record(family, ssm("ami-1")),
+        parameters=(("arch", "arm64"), ("disk", "20"), ("k8s", "1.33")),
+    )
+    result = assess(family, built, None, ssm("ami-1"), "e" * 64, NOW, None, None)
+    now_hash = input_hash("e" * 64, "ami-1")
+    assert result.reasons == (
+        "parameters changed: disk 20 → (unused), k8s 1.33 → 1.34 "
+        f"(input hash {built.input_hash[:12]}… → {now_hash[:12]}…)",
+    )
+
+
 def test_image_older_than_max_age_is_stale() -> None:
     result = assess_base(
         record(BASE, ssm("ami-1"), days=41), ssm("ami-1"), max_age_seconds=30 * 86400
