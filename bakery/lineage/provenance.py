@@ -92,6 +92,8 @@ def provenance_statement(
         "layer": record.layer,
         "source": {"kind": record.source.kind, "reference": record.source.reference},
     }
+    if record.parameters:  # the resolved value of each parameter the recipe used
+        external["parameters"] = dict(record.parameters)
     if invocation is not None:
         external["invocation"] = dict(invocation)
     dependencies = [_source_dependency(record)]

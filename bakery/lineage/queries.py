@@ -128,6 +128,7 @@ def build_data(record: BuildRecord) -> dict[str, Any]:
         "ended_at": record.ended_at,
         "parent_build_id": record.parent_build_id,
         "source": _source_data(record.source),
+        "parameters": dict(record.parameters),
         "images": [
             {
                 "region": i.region,
@@ -187,6 +188,7 @@ def history_rows(store: LineageStore, recipe: str) -> list[dict[str, Any]]:
             "duration_s": duration_seconds(record),
             "amis": {image.region: image.ami_id for image in record.images},
             "input_hash": record.input_hash[:HASH_PREFIX],
+            "parameters": dict(record.parameters),
         }
         for record in store.builds(recipe=recipe)
     ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bakery.aws.facts import SourceInfo
 from bakery.aws.images import Image, find_images, snapshot_ids, tags_of
 from bakery.aws.session import Gateway
-from bakery.config.tags import MANAGED_TAG
+from bakery.config.tags import MANAGED_TAG, PARAMETERS_TAG
 from bakery.lineage.records import BuildRecord, RegionImage, Status
 from bakery.lineage.store import LineageStore
 
@@ -84,7 +84,20 @@ def _record(build_id: str, images: list[tuple[str, Image]], build_region: str) -
         ),
         revoked="bakery:revoked" in tags,
         revoked_reason=tags.get("bakery:revoked"),
+        parameters=parameters_of(tags.get(PARAMETERS_TAG, "")),
     )
+
+
+def parameters_of(value: str) -> tuple[tuple[str, str], ...]:
+    """The parameters a `bakery:parameters` tag holds (`name=value,name2=value2`), sorted by
+    name; a part without a name or with more or fewer than one `=` is skipped."""
+    found: dict[str, str] = {}
+    for part in value.split(","):
+        name, equals, text = part.partition("=")
+        name = name.strip()
+        if equals and name and "=" not in text:
+            found[name] = text
+    return tuple(sorted(found.items()))
 
 
 def _with_parent(record: BuildRecord, parent: str) -> BuildRecord:

@@ -15,6 +15,7 @@ import pytest
 from bakery.aws.session import AwsSettings, Gateway
 from bakery.cli import main
 from bakery.errors import BakeryError
+from bakery.lineage.dynamodb import items
 from bakery.lineage.dynamodb.setup import ensure_table
 from bakery.lineage.dynamodb.store import DynamoStore
 from bakery.lineage.records import Lease, Status
@@ -33,6 +34,14 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway]:
 @pytest.fixture
 def store(gateway: Gateway) -> DynamoStore:
     return dynamodb_store(gateway)
+
+
+def test_parameters_are_a_map_attribute_left_out_when_a_build_used_none() -> None:
+    plain = items.build_item(make_record())
+    assert "parameters" not in plain
+    used = items.build_item(make_record(parameters=(("arch", "arm64"), ("disk", "20"))))
+    assert used["parameters"] == {"M": {"arch": {"S": "arm64"}, "disk": {"S": "20"}}}
+    assert items.build_record(items.plain(plain), ()).parameters == ()  # as items before it
 
 
 def test_listings_read_every_page(store: DynamoStore, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -88,6 +88,20 @@ def test_build_definition_names_parameters_and_every_dependency() -> None:
     assert commit["digest"] == {"gitCommit": GIT_COMMIT}
 
 
+def test_the_parameters_of_a_build_are_external_parameters() -> None:
+    record = replace(RECORD, parameters=(("arch", "arm64"), ("k8s_version", "1.33")))
+    external = provenance_statement(record, FILES, "0.1.0")["predicate"]["buildDefinition"][
+        "externalParameters"
+    ]
+    assert external["parameters"] == {"arch": "arm64", "k8s_version": "1.33"}
+    assert problems(provenance_statement(record, FILES, "0.1.0")) == []
+
+
+def test_a_build_without_parameters_names_none() -> None:
+    statement = provenance_statement(RECORD, FILES, "0.1.0")
+    assert "parameters" not in statement["predicate"]["buildDefinition"]["externalParameters"]
+
+
 def test_files_of_a_dirty_tree_are_named_by_path_alone() -> None:
     dirty = replace(RECORD, git_dirty=True)
     dependencies = provenance_statement(dirty, FILES, "0.1.0")["predicate"]["buildDefinition"][
@@ -200,8 +214,9 @@ def test_the_schemas_are_valid_json_schemas_and_ask_only_what_the_specs_require(
         replace(RECORD, git_dirty=True),
         replace(RECORD, git_commit=None, packer_version=None, template_sha256=None),
         make_record(),  # running: no end yet
+        replace(RECORD, parameters=(("arch", "arm64"), ("disk", "20"))),
     ],
-    ids=["clean", "dirty", "no-git", "running"],
+    ids=["clean", "dirty", "no-git", "running", "parameters"],
 )
 def test_statement_conforms_to_in_toto_statement_v1_and_slsa_provenance_v1(
     record: BuildRecord,

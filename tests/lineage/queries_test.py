@@ -157,7 +157,21 @@ def test_history_rows_list_a_recipes_builds_newest_first(store: SqliteStore, cha
         "duration_s": 150.0,
         "amis": {"us-east-1": "ami-web"},
         "input_hash": chain.web.input_hash[:12],
+        "parameters": {},
     }
+
+
+def test_history_rows_and_lineage_json_carry_the_parameters_of_a_build(
+    store: SqliteStore, chain: Chain
+) -> None:
+    parameters = (("arch", "arm64"), ("disk", "20"))
+    arm = make_record("web", T0 + 9, chain.hard, version="1.0.0", parameters=parameters)
+    store.put(arm)
+    assert history_rows(store, "web")[0]["parameters"] == {"arch": "arm64", "disk": "20"}
+    document = json.loads(lineage_view(store, arm, "json"))
+    nodes = {node["name"]: node for node in document["nodes"]}
+    assert nodes[arm.build_id]["parameters"] == {"arch": "arm64", "disk": "20"}
+    assert nodes[chain.hard.build_id]["parameters"] == {}
 
 
 def test_a_build_dated_in_the_future_is_not_taken_as_the_newest(store: SqliteStore) -> None:

@@ -179,6 +179,42 @@ def test_shares_of_a_schema_4_store_are_kept_when_it_is_migrated(tmp_path: Path)
         assert store.shares("01HBUILD") == [Share("01HBUILD", "111122223333", "t0", "me")]
 
 
+def test_builds_of_a_schema_5_store_read_without_parameters_once_migrated(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "lineage.db"
+    record = succeeded(make_record(), RegionImage("us-east-1", "ami-1", ("snap-1",)))
+    row = _first_schema_row(record)
+    db = sqlite3.connect(path)  # as bakery wrote it before builds kept their parameters
+    for step in MIGRATIONS[:5]:
+        for statement in step:
+            db.execute(statement)
+    db.execute(
+        f"INSERT INTO builds ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        tuple(row.values()),
+    )
+    db.execute(
+        "INSERT INTO images (build_id, region, ami_id, snapshot_ids) VALUES (?, ?, ?, ?)",
+        (record.build_id, "us-east-1", "ami-1", '["snap-1"]'),
+    )
+    db.execute("PRAGMA user_version = 5")
+    db.commit()
+    db.close()
+    with SqliteStore(path) as store:
+        found = store.get(record.build_id)
+        assert found == record and found.parameters == ()
+        newer = make_record(at=T0 + 1, parameters=(("arch", "arm64"),))
+        store.start(newer)
+        assert store.get(newer.build_id) == newer
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+    assert db.execute("SELECT parameters FROM builds ORDER BY build_id").fetchall() == [
+        ("{}",),
+        ('{"arch": "arm64"}',),
+    ]
+    db.close()
+
+
 def test_a_full_store_says_the_disk_is_full_and_what_to_do(tmp_path: Path) -> None:
     path = tmp_path / "lineage.db"
     with SqliteStore(path) as store:

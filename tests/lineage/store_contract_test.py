@@ -101,6 +101,34 @@ def test_start_finish_get_roundtrip_keeps_every_field(store: LineageStore) -> No
     assert store.get(NO_SUCH_BUILD) is None
 
 
+def test_the_parameters_of_a_build_round_trip(store: LineageStore) -> None:
+    parameters = (("arch", "arm64"), ("disk", "20"), ("k8s_version", "1.33"))
+    record = make_record(parameters=parameters)
+    store.start(record)
+    assert store.get(record.build_id) == record
+    done = succeeded(record, east("ami-1"))
+    store.finish(done)
+    assert store.get(record.build_id) == done
+    assert store.builds("web") == [done]
+    assert store.find_by_ami("ami-1") == done
+    assert store.latest_success("web", "us-east-1") == done
+    store.put(replacement := replace(done, parameters=(("arch", "x86_64"),)))
+    assert store.get(record.build_id) == replacement
+    dead = make_record(at=T0 + 1, pid=2, parameters=parameters)
+    store.start(dead)
+    [marked] = store.mark_interrupted(lambda r: False, "2024-01-02T00:00:00+00:00")
+    assert marked.parameters == parameters
+
+
+def test_a_build_without_parameters_reads_back_none(store: LineageStore) -> None:
+    record = make_record()
+    store.start(record)
+    store.finish(succeeded(record, east("ami-1")))
+    found = store.get(record.build_id)
+    assert found is not None and found.parameters == ()
+    assert [r.parameters for r in store.builds()] == [()]
+
+
 def test_start_refuses_a_duplicate_build_id(store: LineageStore) -> None:
     record = make_record()
     store.start(record)

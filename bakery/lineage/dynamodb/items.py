@@ -16,7 +16,9 @@ BUILD_SK = "BUILD"
 # so SK BETWEEN BUILD_SK AND IMAGES_END reads a build with its images and nothing else.
 IMAGES_END = "IMAGE$"  # "$" sorts after "#"
 _PLAIN = tuple(
-    f.name for f in fields(BuildRecord) if f.name not in ("status", "source", "images", "pid")
+    f.name
+    for f in fields(BuildRecord)
+    if f.name not in ("status", "source", "images", "pid", "parameters")
 )
 _SOURCE = ("kind", "reference", "resolved_ami", "ssm_version", "owner")
 
@@ -108,6 +110,8 @@ def build_item(record: BuildRecord) -> Item:
         pid=record.pid,
         **{f"source_{name}": getattr(source, name) for name in _SOURCE},
         source_product_codes=list(source.product_codes),
+        # A map of name -> value, left out when a build used none (items stay small).
+        parameters=dict(record.parameters) or None,
     )
 
 
@@ -167,6 +171,9 @@ def build_record(values: Mapping[str, Any], images: Iterable[Mapping[str, Any]])
             product_codes=tuple(values.get("source_product_codes", ())),
         ),
         images=tuple(region_image(i) for i in ordered),
+        parameters=tuple(
+            sorted((str(k), str(v)) for k, v in (values.get("parameters") or {}).items())
+        ),
     )
 
 

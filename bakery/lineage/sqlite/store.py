@@ -53,6 +53,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE images ADD COLUMN removed_at TEXT",),
     leases.MIGRATION,
     lifecycle.SHARES_REMOVED,
+    # The parameter values a build used: a JSON object of name -> value; {} before schema 6.
+    ("ALTER TABLE builds ADD COLUMN parameters TEXT NOT NULL DEFAULT '{}'",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -64,6 +66,7 @@ _PLAIN = (
 _COLUMNS = (
     *_PLAIN, "status", "git_dirty", "revoked", "source_kind", "source_reference",
     "source_resolved_ami", "source_ssm_version", "source_owner", "source_product_codes",
+    "parameters",
 )  # fmt: skip
 _NAMES, _PLACES = ", ".join(_COLUMNS), ", ".join("?" * len(_COLUMNS))
 _SELECT = f"SELECT {_NAMES} FROM builds"
@@ -104,6 +107,7 @@ def _values(record: BuildRecord) -> tuple[Any, ...]:
         *(record.status.value, int(record.git_dirty), int(record.revoked)),
         *(source.kind, source.reference, source.resolved_ami, source.ssm_version, source.owner),
         json.dumps(list(source.product_codes)),
+        json.dumps(dict(record.parameters)),
     )
 
 
@@ -123,6 +127,9 @@ def _record(row: sqlite3.Row, images: Sequence[RegionImage]) -> BuildRecord:
         revoked=bool(row["revoked"]),
         source=source,
         images=tuple(images),
+        parameters=tuple(
+            sorted((str(k), str(v)) for k, v in json.loads(row["parameters"]).items())
+        ),
     )
 
 
