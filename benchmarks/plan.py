@@ -88,6 +88,7 @@ class PlanBenchResult:
     records: int  # in the store: two builds per recipe
     setup_seconds: float
     load_seconds: float  # load_catalog of the same recipes written as files (one region)
+    family_load_seconds: float  # load_catalog of as many instances from a few family files
     phases: Mapping[str, float]  # seconds of each step of the plan
     calls: Mapping[str, Mapping[str, int]]  # as counted by resolve_all
     requests: Mapping[str, int]  # HTTP requests botocore sent, per region, for the check
@@ -153,6 +154,7 @@ def benchmark(shape: Shape) -> PlanBenchResult:
         records = _record_builds(setup_gateway, catalog, store, vendor)
         setup = time.perf_counter() - started
         load = _time_load(Path(folder) / "project", recipes)
+        family_load = _time_family_load(Path(folder) / "families", len(recipes))
 
         gateway = Gateway(AwsSettings(REGIONS[0]))
         requests = counted_requests(gateway)
@@ -183,6 +185,7 @@ def benchmark(shape: Shape) -> PlanBenchResult:
         records=records,
         setup_seconds=setup,
         load_seconds=load,
+        family_load_seconds=family_load,
         phases={name: marks[i + 1] - marks[i] for i, name in enumerate(PHASES)},
         calls=calls.as_dict(),
         requests=dict(sorted(requests.items())),
@@ -288,6 +291,51 @@ def _time_load(root: Path, recipes: Mapping[str, Recipe]) -> float:
     started = time.perf_counter()
     if len(load_catalog(load_project(root)).recipes) != len(recipes):
         raise RuntimeError("load_catalog lost recipes")
+    return time.perf_counter() - started
+
+
+def _time_family_load(root: Path, instances: int) -> float:
+    """Write families of 250 instances each (arch x accelerator x Kubernetes version, on a
+    per-arch base family) until `instances` are reached, and time load_catalog."""
+    (root / "recipes").mkdir(parents=True)
+    (root / "bakery.yaml").write_text(
+        "parameters:\n  agent: {pattern: '[0-9]+\\.[0-9]+', default: '1.0'}\n"
+    )
+    base: dict[str, Any] = {
+        "name": "base",
+        "layer": "base",
+        "version": "1.0.0",
+        "matrix": {"arch": ["x86_64", "arm64"]},
+        "source": {"ssm_parameter": "/aws/service/al2023-((arch))"},
+    }
+    (root / "recipes" / "base.yaml").write_text(yaml.safe_dump(base, sort_keys=False))
+    made, index = 2, 0
+    while made < instances:
+        family: dict[str, Any] = {
+            "name": f"node{index}",
+            "layer": "app",
+            "version": "1.0.0",
+            "matrix": {
+                "arch": ["x86_64", "arm64"],
+                "accel": ["standard", "nvidia", "neuron", "inferentia", "trainium"],
+                "k8s": [f"1.{minor}" for minor in range(10, 35)],
+            },
+            "ami_name": f"node{index}-((arch))-((accel))-((k8s))-((timestamp))",
+            "source": {"recipe": "base"},
+            "variants": {
+                "overrides": [{"when": {"arch": "arm64"}, "build": {"instance_type": "t4g.small"}}]
+            },
+            "provision": [
+                {"inline": ["echo node"], "env": {"AGENT": "((agent))"}},
+                {"inline": ["echo gpu"], "when": {"accel": "nvidia"}},
+            ],
+            "tags": {"k8s": "((k8s))", "source": "((source_ami_id))"},
+        }
+        (root / "recipes" / f"node{index}.yaml").write_text(yaml.safe_dump(family, sort_keys=False))
+        made, index = made + 250, index + 1
+    started = time.perf_counter()
+    if len(load_catalog(load_project(root)).recipes) != made:
+        raise RuntimeError("load_catalog lost instances")
     return time.perf_counter() - started
 
 

@@ -81,6 +81,10 @@ def plan_table(result: PlanBenchResult) -> str:
         ["", "seconds"],
         ["set-up (not part of the plan): images, parameters, store", seconds(result.setup_seconds)],
         ["load_catalog of the same recipes from files (one region)", seconds(result.load_seconds)],
+        [
+            "load_catalog of as many instances from family files (250 each)",
+            seconds(result.family_load_seconds),
+        ],
         *([f"plan: {name}", seconds(value)] for name, value in result.phases.items()),
         ["plan: total (without loading the catalog)", seconds(result.plan_total)],
         [
