@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -99,11 +98,9 @@ def samples_on_emulator(sample_project: Path, shared_emulator: Any) -> Iterator[
     """
     from bakery.local import launcher
     from tests.support.emulator import reset
+    from tests.support.project import commit_all
 
-    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
-    subprocess.run([*git, "init", "-q"], cwd=sample_project, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=sample_project, check=True)
-    subprocess.run([*git, "commit", "-qm", "samples"], cwd=sample_project, check=True)
+    commit_all(sample_project, "samples")
     reset(shared_emulator)
     launcher.adopt(sample_project, shared_emulator)
     yield sample_project

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import boto3
 import pytest
 
 from bakery.local import launcher
-from tests.support.project import REPO, call_bakery
+from tests.support.project import REPO, call_bakery, commit_all
 from tests.support.project import run_bakery as bakery
 
 pytestmark = pytest.mark.usefixtures("packer_binary")
@@ -31,10 +30,7 @@ def example(tmp_path: Path, shared_emulator: Any) -> Iterator[Callable[[str], Pa
     def make(name: str) -> Path:
         root = tmp_path / name
         shutil.copytree(EXAMPLES / name, root)
-        git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
-        subprocess.run([*git, "init", "-q"], cwd=root, check=True)
-        subprocess.run([*git, "add", "-A"], cwd=root, check=True)
-        subprocess.run([*git, "commit", "-qm", "sample"], cwd=root, check=True)
+        commit_all(root, "sample")
         reset(shared_emulator)
         launcher.adopt(root, shared_emulator)
         return root

@@ -55,20 +55,7 @@ def test_a_file_of_the_first_schema_is_migrated_keeping_its_builds(tmp_path: Pat
     path = tmp_path / "lineage.db"
     record = succeeded(make_record(), RegionImage("us-east-1", "ami-1", ("snap-1",)))
     row = _first_schema_row(record)
-    db = sqlite3.connect(path)  # as the first bakery wrote it: builds and images only
-    for statement in MIGRATIONS[0]:
-        db.execute(statement)
-    db.execute(
-        f"INSERT INTO builds ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-        tuple(row.values()),
-    )
-    db.execute(
-        "INSERT INTO images (build_id, region, ami_id, snapshot_ids) VALUES (?, ?, ?, ?)",
-        (record.build_id, "us-east-1", "ami-1", '["snap-1"]'),
-    )
-    db.execute("PRAGMA user_version = 1")
-    db.commit()
-    db.close()
+    _old_store(path, 1, row)  # as the first bakery wrote it: builds and images only
     with SqliteStore(path) as store:
         assert store.get(record.build_id) == record
         store.mark_removed(["ami-1"], "2026-01-01T00:00:00Z")  # schema 3
@@ -185,21 +172,7 @@ def test_builds_of_a_schema_5_store_read_without_parameters_once_migrated(
     path = tmp_path / "lineage.db"
     record = succeeded(make_record(), RegionImage("us-east-1", "ami-1", ("snap-1",)))
     row = _first_schema_row(record)
-    db = sqlite3.connect(path)  # as bakery wrote it before builds kept their parameters
-    for step in MIGRATIONS[:5]:
-        for statement in step:
-            db.execute(statement)
-    db.execute(
-        f"INSERT INTO builds ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-        tuple(row.values()),
-    )
-    db.execute(
-        "INSERT INTO images (build_id, region, ami_id, snapshot_ids) VALUES (?, ?, ?, ?)",
-        (record.build_id, "us-east-1", "ami-1", '["snap-1"]'),
-    )
-    db.execute("PRAGMA user_version = 5")
-    db.commit()
-    db.close()
+    _old_store(path, 5, row)  # as bakery wrote it before builds kept their parameters
     with SqliteStore(path) as store:
         found = store.get(record.build_id)
         assert found == record and found.parameters == ()
@@ -286,3 +259,22 @@ def test_a_reader_leaves_an_empty_store_file_empty_so_it_is_reported_again(tmp_p
     with SqliteStore(path) as store:  # a writer makes it a store
         store.start(make_record())
     assert path.stat().st_size > 0
+
+
+def _old_store(path: Path, version: int, row: dict[str, object]) -> None:
+    """Write a store of schema `version` holding one build (`row`) and its image ami-1."""
+    db = sqlite3.connect(path)
+    for step in MIGRATIONS[:version]:
+        for statement in step:
+            db.execute(statement)
+    db.execute(
+        f"INSERT INTO builds ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        tuple(row.values()),
+    )
+    db.execute(
+        "INSERT INTO images (build_id, region, ami_id, snapshot_ids) VALUES (?, ?, ?, ?)",
+        (row["build_id"], "us-east-1", "ami-1", '["snap-1"]'),
+    )
+    db.execute(f"PRAGMA user_version = {version}")
+    db.commit()
+    db.close()

@@ -89,3 +89,11 @@ def call_bakery(root: Path, *args: str, check: bool = True) -> subprocess.Comple
     if check:
         assert done.returncode == 0, done.stdout + done.stderr
     return done
+
+
+def commit_all(root: Path, message: str) -> None:
+    """Make `root` a git repository with everything in it committed (provenance reads it)."""
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], cwd=root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", message], cwd=root, check=True)
