@@ -293,7 +293,9 @@ class _Resolver:
                     doc.problem(
                         rc.REFERENCE_NOT_HERE,
                         old,
-                        f"{ref.text} is known only when a build runs; it stands in {where_ok}",
+                        f"{ref.text} is known only when a build runs; it stands in {where_ok}"
+                        if build_time
+                        else f"{ref.text} stands only in {where_ok}",
                     )
                 )
                 return text
