@@ -18,6 +18,7 @@ from bakery.config.params import (
     GivenValues,
     load_var_file,
     parse_var_option,
+    resolve_build_references,
     selector,
     walk_strings,
 )
@@ -147,6 +148,8 @@ def given_values(
     files = [(project.root / name, name) for name in project.var_files]
     files += [(path, str(path)) for path in var_files]
     for path, shown_name in files:
+        if path.exists() and not is_regular_file(path):  # a FIFO would hang the read
+            raise BakeryError(f"var file {shown(shown_name)}: not a regular file; name a file")
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
@@ -184,6 +187,14 @@ def load_catalog(
             files.append(path)
     # bakery.yaml itself: its tags reach the template, the Packer log and the images.
     problems: list[Problem] = scan_project_file(project.file, project.secrets_allow)
+    # The var files of bakery.yaml: their values reach templates, tags and logs as well.
+    for name in project.var_files:
+        try:
+            text = (project.root / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # given_values said so already
+        var_doc, _ = load_marked(text, name)
+        problems += scan_yaml(var_doc, text, name, project.secrets_allow)
     loaded: list[tuple[Recipe, MarkedDocument]] = []
     known_names: dict[str, str] = {}
     declared: set[str] = set(project.parameters)
@@ -207,6 +218,8 @@ def load_catalog(
                     data = (project.root / used).read_bytes()
                     problems += scan_bytes(data, used, project.secrets_allow)
     problems += _unknown_given(given, declared)
+    problems += _shadowed_families(loaded)
+    problems += _shared_ami_names(loaded)
     loaded, found = resolve_parents(loaded)
     problems += found
     problems += catalog_problems(loaded, known_names)
@@ -214,6 +227,7 @@ def load_catalog(
         keep = {shown(project.relative(path)) for path in chosen}
         keep |= {used for recipe, _ in loaded if recipe.file in keep for used in recipe.used_files}
         keep.add(project.file.name)
+        keep |= set(project.var_files)
         # An archive's member is reported as ARCHIVE!MEMBER.
         problems = [problem for problem in problems if problem.file.split("!")[0] in keep]
     problems = [problem for problem in problems if problem.code not in project.ignored_rules]
@@ -339,6 +353,7 @@ def _instance_recipe(
         family=instance.family,
         parameters=MappingProxyType(dict(instance.used)),
         ami_name=doc.data.get("ami_name"),
+        axes=tuple(instance.matrix),
     )
     problems = list(path_problems)
     problems += recipe_problems(recipe, doc, project.trusted_owners, project.tags)
@@ -360,6 +375,48 @@ def _naming(doc: MarkedDocument, instance: Instance, problem: Problem) -> Proble
     if instance.family is None or not _holds_reference(doc, problem):
         return problem
     return replace(problem, message=f"{problem.message} (in {instance.name})")
+
+
+def _shadowed_families(loaded: list[tuple[Recipe, MarkedDocument]]) -> list[Problem]:
+    """A recipe or instance named like a family: its name on the command line would be both."""
+    families = {recipe.family for recipe, _ in loaded if recipe.family is not None}
+    return [
+        doc.problem(
+            rc.DUPLICATE_NAME,
+            ("name",) if recipe.family is None else ("variants", "name"),
+            f"{recipe.name} is also the name of a family of instances; names must be unique",
+        )
+        for recipe, doc in loaded
+        if recipe.name in families
+    ]
+
+
+def _shared_ami_names(loaded: list[tuple[Recipe, MarkedDocument]]) -> list[Problem]:
+    """Instances of a family whose `ami_name` is the same for builds of the same moment: they
+    build together, in one wave, and AWS refuses the second image of a name."""
+    from datetime import UTC, datetime
+
+    moment = datetime(2000, 1, 1, tzinfo=UTC)
+    facts = {"build_id": "", "timestamp": "20000101000000"}
+    seen: dict[tuple[str, str], str] = {}
+    found: list[Problem] = []
+    for recipe, doc in loaded:
+        if recipe.family is None or recipe.ami_name is None:
+            continue
+        name = resolve_build_references(recipe.ami_name, facts, moment)
+        if "((build_id))" in recipe.ami_name.replace(" ", ""):
+            continue  # every build has its own id
+        other = seen.setdefault((recipe.family, name), recipe.name)
+        if other != recipe.name:
+            found.append(
+                doc.problem(
+                    rc.AMI_NAME_NOT_UNIQUE,
+                    ("ami_name",),
+                    f"instances {other} and {recipe.name} would name their images alike when "
+                    "built together; put ((instance)) or every matrix parameter in ami_name",
+                )
+            )
+    return found
 
 
 def _unknown_given(given: GivenValues, declared: set[str]) -> list[Problem]:
@@ -415,10 +472,8 @@ def resolve_parents(
 
 
 def _axes(recipe: Recipe, members: Mapping[str, list[Recipe]]) -> set[str]:
-    """The parameters whose values tell the instances of `recipe`'s family apart."""
-    siblings = members.get(recipe.family or "", [recipe])
-    keys = set().union(*(set(s.parameters) for s in siblings))
-    return {k for k in keys if len({s.parameters.get(k) for s in siblings}) > 1}
+    """The parameters that tell the instances of `recipe`'s family apart: its matrix's."""
+    return set(recipe.axes)
 
 
 def _choose_parent(

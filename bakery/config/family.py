@@ -48,6 +48,7 @@ class _Expansion:
     given: GivenValues
     region: str
     problems: list[Problem] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)  # the parameters some instance refers to
 
 
 def expand(
@@ -114,6 +115,7 @@ def expand(
         seen[instance.name] = combo
         instances.append(instance)
     state.problems += _unmatched_conditions(doc, combos, state)
+    state.problems += _unused_values(state, instances)
     return instances, sorted(set(state.problems)), set(declared) | set(axes)
 
 
@@ -121,6 +123,20 @@ def _matrix(
     state: _Expansion, matrix: Mapping[str, Any]
 ) -> tuple[list[str], list[dict[str, Value]]]:
     doc = state.doc
+    size = 1
+    for key, values in matrix.items():
+        if key not in ("include", "exclude"):
+            size *= len(values)
+    size += len(matrix.get("include", ()))
+    if size > MAX_INSTANCES:  # refused before it is made: a pull request could ask for billions
+        state.problems.append(
+            doc.problem(
+                rc.MATRIX_PROBLEM,
+                ("matrix",),
+                f"the matrix makes up to {size} instances; at most {MAX_INSTANCES}",
+            )
+        )
+        return [], []
     axes, combos, unused = p.combinations(matrix)
     for axis in axes:
         parameter = state.declared.get(axis)
@@ -199,6 +215,7 @@ class _Resolver:
     def value(self, name: str, where: PathKey) -> Value | None:
         """The value of parameter `name` for this instance; None (and a problem) if it has none."""
         doc = self.state.doc
+        self.state.touched.add(name)
         if name in self.combo:
             return self.combo[name]
         parameter = self.state.declared.get(name)
@@ -219,6 +236,10 @@ class _Resolver:
         given = self.state.given.of(parameter)
         if given is not None:
             result, why = parameter.check(given.value)
+            if why and given.origin.startswith("environment variable"):
+                why = f"its value does not fit the declaration of {name} ({parameter.where}); " + (
+                    "the value is not shown: it comes from the environment"
+                )
             if why:
                 if given.file is not None:
                     self.problems.append(
@@ -322,6 +343,18 @@ class _Resolver:
             return p.as_text(value)
 
         result = p.substitute(text, lookup)
+        if not failed and result.count(p._OPEN) != sum(
+            ref.name in p.TAG_BUILD_BUILTINS for ref in refs
+        ):
+            self.problems.append(
+                doc.problem(
+                    rc.PARAMETER_VALUE,
+                    old,
+                    "with its values this text holds (( that is not a reference of its own; a "
+                    "value may not complete a reference",
+                )
+            )
+            return text
         return text if failed else result
 
 
@@ -384,8 +417,8 @@ def _instance(
             when = step.get("when") if isinstance(step, dict) else None
             if isinstance(when, dict) and not holds(when, ("provision", index, "when")):
                 continue
-            if isinstance(step, dict):
-                step.pop("when", None)
+            if isinstance(step, dict) and isinstance(when, dict):
+                step.pop("when")  # a `when:` of the wrong shape stays for the schema to refuse
             new_index = len(kept)
             for new, old in origin.items():
                 if new[:2] == ("provision", index):
@@ -504,4 +537,28 @@ def _references_in_keys(doc: MarkedDocument, value: Any, path: PathKey) -> list[
     elif isinstance(value, list):
         for index, item in enumerate(value):
             found += _references_in_keys(doc, item, (*path, index))
+    return found
+
+
+def _unused_values(state: _Expansion, instances: list[Instance]) -> list[Problem]:
+    """Check the values given for parameters no instance uses, as those it uses are checked:
+    a wrong value is an error even where it changes nothing."""
+    used = state.touched | {name for instance in instances for name in instance.used}
+    found: list[Problem] = []
+    for name, parameter in state.declared.items():
+        given = state.given.of(parameter)
+        if name in used or given is None:
+            continue
+        _, why = parameter.check(given.value)
+        if why is None:
+            continue
+        if given.origin.startswith("environment variable"):
+            why = f"{given.origin}: its value does not fit {name} (not shown: from the environment)"
+        elif given.file is None:
+            why = f"{given.origin}: {why}"
+        file, line, column = given.file, given.line, given.column
+        if file is None:
+            file, line_text, column_text = parameter.where.rsplit(":", 2)
+            line, column = int(line_text), int(column_text)
+        found.append(rc.PARAMETER_VALUE.at(file, line, column, name, why))
     return found

@@ -24,6 +24,7 @@ Value = str | int | bool
 PARAMETER_NAME = r"[a-z_][a-z0-9_]*"
 ENV_PREFIX = "BAKERY_VAR_"
 MAX_VALUE_LENGTH = 256
+MAX_PATTERN_REPEATS = 4
 
 # Known when a recipe loads.
 LOAD_BUILTINS = ("recipe", "version", "layer", "build_region", "instance")
@@ -155,9 +156,18 @@ def has_unique_part(template: str) -> bool:
     """Whether a name made from `template` differs for every build: it holds the build id, the
     timestamp, or a build time down to the second."""
     return any(
-        ref.name in ("build_id", "timestamp") or (ref.format is not None and "%S" in ref.format)
+        ref.name in ("build_id", "timestamp")
+        or (ref.format is not None and _whole_time(ref.format))
         for ref in references(template)
     )
+
+
+def _whole_time(fmt: str) -> bool:
+    """Whether a build-time format names the moment to the second (year, day, hour, minute,
+    second), so it never repeats."""
+    has = set(re.findall(r"%([YmdHMSyj])", fmt))
+    day = {"m", "d"} <= has or "j" in has
+    return bool(has & {"Y", "y"}) and day and {"H", "M", "S"} <= has
 
 
 def resolve_build_references(text: str, facts: Mapping[str, str], moment: datetime) -> str:
@@ -245,6 +255,29 @@ def text_problem(value: str) -> str | None:
         return f"the value holds the control character U+{ord(bad.group()):04X}"
     if _OPEN in value or "{{" in value:
         return "the value holds (( or {{; a value is text, not a template"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the value is not valid UTF-8"
+    return None
+
+
+# Environment variables a parameter's `env:` may not name: the runner's credentials and tokens
+# (a pull request could otherwise copy them into an image's tags).
+_SECRET_ENV = re.compile(
+    r"(TOKEN|SECRET|PASSW|KEY|CREDENTIAL|AUTH|SESSION|COOKIE|PRIVATE|CERT)"
+    r"|\A(AWS_|ACTIONS_|GITHUB_|GITLAB_|CI_JOB|RUNNER_|BUILDKITE_AGENT|CIRCLE_|SSH_|GPG_)",
+    re.IGNORECASE,
+)
+
+
+def env_problem(name: str) -> str | None:
+    """Say why a parameter may not take its value from environment variable `name`."""
+    if _SECRET_ENV.search(name):
+        return (
+            f"{name} looks like a credential or a CI runner's variable; a recipe may not read it. "
+            f"Pass a value with --var or {ENV_PREFIX}<name> instead"
+        )
     return None
 
 
@@ -302,6 +335,28 @@ def declarations(
                 )
             )
             continue
+        why_env = env_problem(parameter.env) if parameter.env else None
+        if why_env:
+            problems.append(doc.problem(rc.PARAMETER_DECLARATION, (*where, "env"), why_env))
+            continue
+        if parameter.pattern is not None and kind != "string":
+            problems.append(
+                doc.problem(
+                    rc.PARAMETER_DECLARATION, (*where, "pattern"), "a pattern is for strings only"
+                )
+            )
+            continue
+        if (
+            parameter.minimum is not None
+            and parameter.maximum is not None
+            and parameter.minimum > parameter.maximum
+        ):
+            problems.append(
+                doc.problem(
+                    rc.PARAMETER_DECLARATION, (*where, "minimum"), "minimum is over maximum"
+                )
+            )
+            continue
         if parameter.pattern is not None:
             why = pattern_problem(parameter.pattern)
             if why:
@@ -356,6 +411,22 @@ def pattern_problem(pattern: str) -> str | None:
                 return True
         return False
 
+    def variable_repeats(items: Any) -> int:
+        count = 0
+        for op, arg in items:
+            if op in repeats:
+                count += (arg[0] != arg[1]) + variable_repeats(arg[2])
+            elif op == parser.SUBPATTERN:
+                count += variable_repeats(arg[-1])
+            elif op == parser.BRANCH:
+                count += sum(variable_repeats(branch) for branch in arg[1])
+        return count
+
+    if variable_repeats(tree) > MAX_PATTERN_REPEATS:
+        return (
+            f"the pattern has more than {MAX_PATTERN_REPEATS} repetitions of varying length "
+            "(*, +, ?, {m,n}), which can take very long to match; simplify it"
+        )
     if risky(tree, False):
         return (
             "the pattern repeats a repetition or refers back to a group, which can take "
@@ -483,6 +554,8 @@ def selector(text: str) -> tuple[str, dict[str, str]] | None:
         key, equals, value = part.strip().partition("=")
         if not equals or not re.fullmatch(PARAMETER_NAME, key.strip()):
             raise ValueError(f"{shown(text)}: write NAME[param=value,...]")
+        if key.strip() in wanted:
+            raise ValueError(f"{shown(text)}: {key.strip()} is named twice")
         wanted[key.strip()] = value.strip()
     return match.group(1), wanted
 

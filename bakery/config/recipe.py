@@ -122,6 +122,8 @@ class Recipe:
     parameters: Mapping[str, str] = field(default_factory=_frozen)
     # The AMI name template with load-time references resolved; None: NAME-VERSION-TIMESTAMP.
     ami_name: str | None = None
+    # A family's instance: the matrix parameters that tell the family's instances apart.
+    axes: tuple[str, ...] = ()
 
     @property
     def parent(self) -> str | None:

@@ -172,7 +172,8 @@ def _explain(
             if key not in value:
                 yield (*path, key), "required key is missing"
     elif kind == "type":
-        wanted = _TYPE_NAMES.get(expected, expected)
+        kinds = expected if isinstance(expected, list) else [expected]
+        wanted = " or ".join(_TYPE_NAMES.get(k, str(k)) for k in kinds)
         hint = " (quote it)" if expected == "string" and isinstance(value, int | float) else ""
         yield path, f"must be {wanted}, not {_describe(value)}{hint}"
     elif kind == "pattern":
@@ -194,7 +195,7 @@ def _explain(
         yield path, f"needs exactly one of: {', '.join(kinds)}{found}"
     elif kind == "anyOf":
         yield path, f"{value!r} is not allowed here"
-    elif kind == "maxProperties":
+    elif kind in ("maxProperties", "maxItems"):
         yield path, f"has {len(value)} entries; at most {expected} are allowed"
     elif kind == "minLength":
         yield path, "must not be empty"

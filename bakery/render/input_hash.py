@@ -22,7 +22,7 @@ def normalised_recipe(recipe: Recipe, project_tags: Mapping[str, str]) -> dict[s
     """Return the recipe as plain data, without where its file lies."""
     data: dict[str, Any] = plain(recipe)
     # Where the file lies, and how images are kept or shared, do not change what is built.
-    for key in ("file", "shareable", "keep", "max_age_days", "max_age"):
+    for key in ("file", "shareable", "keep", "max_age_days", "max_age", "axes"):
         data.pop(key)
     # What parameters, variants and names add enters only when a recipe uses them.
     for key, unset in (("family", None), ("parameters", {}), ("ami_name", None)):
