@@ -92,14 +92,14 @@ class Catalog:
             raise BakeryError(f"{family} is not a family; name it without [...]")
         for key in wanted:
             if not any(key in self.recipes[m].parameters for m in members):
-                raise BakeryError(f"{name}: {family} has no parameter {key}")
+                raise BakeryError(f"{shown(name)}: {family} has no parameter {key}")
         found = [
             member
             for member in members
             if all(self.recipes[member].parameters.get(k) == v for k, v in wanted.items())
         ]
         if not found:
-            raise BakeryError(f"{name}: no instance of {family} has those values")
+            raise BakeryError(f"{shown(name)}: no instance of {family} has those values")
         return found
 
     def select(self, names: Sequence[str]) -> list[str]:

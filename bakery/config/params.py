@@ -46,7 +46,8 @@ LONGEST_BUILD_VALUES = {
 }
 
 _OPEN, _CLOSE = "((", "))"
-_INNER = re.compile(rf"\A\s*({PARAMETER_NAME})(?::([^\s()]*))?\s*\Z")
+# Spaces only around the name: a control character inside (( )) is never silently dropped.
+_INNER = re.compile(rf"\A *({PARAMETER_NAME})(?::([^\s()]*))? *\Z")
 
 # Fields (paths, `*` any key or index) where references may stand, and what they may name.
 FieldKind = Literal["value", "name", "tag", "shell"]
