@@ -18,6 +18,7 @@ from bakery.config.tags import image_tags
 from bakery.errors import BakeryError, StoreError
 from bakery.lifecycle.gates import share_problems
 from bakery.lifecycle.refs import who
+from bakery.lineage.artifacts import list_artifacts
 from bakery.lineage.queries import ancestry
 from bakery.lineage.records import (
     BuildRecord,
@@ -172,9 +173,19 @@ def _close(
     started: float,
 ) -> Outcome:
     result = status.value
+    # What Packer downloaded into the build folder, whatever the build's result: evidence too.
+    kept = list_artifacts(ctx.root / ".bakery" / "builds" / record.build_id)
+    for note in kept.notes:
+        ctx.progress.note(f"{record.recipe}: {note}")
     try:
         ctx.store.finish(
-            record.finished(status, iso_utc(ctx.clock()), error=error, images=tuple(images))
+            record.finished(
+                status,
+                iso_utc(ctx.clock()),
+                error=error,
+                images=tuple(images),
+                artifacts=kept.artifacts,
+            )
         )
     except StoreError as problem:
         # The images exist and carry the build id: a rerun records them (record_interrupted).

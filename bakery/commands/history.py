@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 
 from bakery.commands import names_of, print_json, project_of, store_of
+from bakery.config.paths import shown
 from bakery.lineage.queries import history_rows
 from bakery.ui.progress import format_duration
+
+NAMES_SHOWN = 3  # of the files a build downloaded, in its row
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     many = len(names) > 1
     table = [(*(("RECIPE",) if many else ()), "BUILD", "VERSION", "STATUS", "STARTED", "TIME",
-              "IMAGES")]  # fmt: skip
+              "IMAGES", "DOWNLOADED")]  # fmt: skip
     for row in rows:
         seconds = row.get("duration_s")
         images = row.get("amis") or {}
@@ -41,9 +44,19 @@ def run(args: argparse.Namespace) -> int:
                 str(row["started_at"]),
                 format_duration(seconds) if seconds is not None else "-",
                 " ".join(f"{region}:{ami}" for region, ami in sorted(images.items())) or "-",
+                _downloaded([str(artifact["name"]) for artifact in row.get("artifacts") or ()]),
             )
         )
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
         print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
     return 0
+
+
+def _downloaded(names: list[str]) -> str:
+    """How many files a build downloaded, with the first few names (escaped for a terminal)."""
+    if not names:
+        return "-"
+    listed = ", ".join(shown(name) for name in names[:NAMES_SHOWN])
+    more = ", ..." if len(names) > NAMES_SHOWN else ""
+    return f"{len(names)} ({listed}{more})"

@@ -6,6 +6,10 @@ carries `{"sha256": sha256("REGION:AMI-ID")}`: a stable identifier of the image,
 bytes. What the image was made from is pinned by `internalParameters.input_hash` and by the
 digests of the resolved dependencies.
 
+The files the build downloaded from its instance (kept in `.bakery/builds/<id>/artifacts/`, see
+`bakery.lineage.artifacts`) are `runDetails.byproducts`: each named by its path below
+`artifacts/`, with its sha256 and, as an annotation, its size in bytes.
+
 Times are written as RFC 3339 UTC timestamps ("...Z"), which in-toto requires whatever offset a
 record was stored with. A file is named by a `git+file:` URI only when it is known to be as
 committed; otherwise by its project path (`name`) and digest alone, as a bare path is no URI.
@@ -117,6 +121,19 @@ def provenance_statement(
         stamp = _timestamp(value)
         if stamp is not None:
             metadata[key] = stamp
+    run_details: dict[str, Any] = {
+        "builder": {"id": BUILDER_ID, "version": builder_version},
+        "metadata": metadata,
+    }
+    if record.artifacts:
+        run_details["byproducts"] = [
+            {
+                "name": artifact.name,
+                "digest": {"sha256": artifact.sha256},
+                "annotations": {"size": artifact.size},
+            }
+            for artifact in record.artifacts
+        ]
     return {
         "_type": STATEMENT_TYPE,
         "subject": [
@@ -138,9 +155,6 @@ def provenance_statement(
                 },
                 "resolvedDependencies": dependencies,
             },
-            "runDetails": {
-                "builder": {"id": BUILDER_ID, "version": builder_version},
-                "metadata": metadata,
-            },
+            "runDetails": run_details,
         },
     }

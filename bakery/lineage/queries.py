@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -115,6 +116,11 @@ def _source_data(source: SourceInfo) -> dict[str, Any]:
     }
 
 
+def artifacts_data(record: BuildRecord) -> list[dict[str, Any]]:
+    """Return the files a build downloaded as JSON-ready values: name, sha256, size."""
+    return [asdict(artifact) for artifact in record.artifacts]
+
+
 def build_data(record: BuildRecord) -> dict[str, Any]:
     """Return the JSON-ready facts about a build that views show."""
     return {
@@ -129,6 +135,7 @@ def build_data(record: BuildRecord) -> dict[str, Any]:
         "parent_build_id": record.parent_build_id,
         "source": _source_data(record.source),
         "parameters": dict(record.parameters),
+        "artifacts": artifacts_data(record),
         "images": [
             {
                 "region": i.region,
@@ -189,6 +196,7 @@ def history_rows(store: LineageStore, recipe: str) -> list[dict[str, Any]]:
             "amis": {image.region: image.ami_id for image in record.images},
             "input_hash": record.input_hash[:HASH_PREFIX],
             "parameters": dict(record.parameters),
+            "artifacts": artifacts_data(record),
         }
         for record in store.builds(recipe=recipe)
     ]

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from bakery.aws.facts import CLOCK_AHEAD_SECONDS, CommandResult, SourceInfo
 
@@ -79,6 +81,20 @@ class RegionImage:
 
 
 @dataclass(frozen=True)
+class Artifact:
+    """A file a build downloaded from its instance, kept in its build folder's `artifacts/`."""
+
+    name: str  # its path below artifacts/, "/"-separated (e.g. "sbom.json", "logs/cloud-init.log")
+    sha256: str  # hex
+    size: int  # bytes
+
+
+def artifacts_of(values: Iterable[Mapping[str, Any]]) -> tuple[Artifact, ...]:
+    """Return the artifacts a store keeps as plain values (`{name, sha256, size}`), in order."""
+    return tuple(Artifact(str(v["name"]), str(v["sha256"]), int(v["size"])) for v in values)
+
+
+@dataclass(frozen=True)
 class BuildRecord:
     """One build of one recipe, from the moment before Packer starts."""
 
@@ -106,6 +122,9 @@ class BuildRecord:
     revoked_reason: str | None = None
     # The resolved value of every parameter the recipe used, as text, sorted by name.
     parameters: tuple[tuple[str, str], ...] = ()
+    # The files downloaded from the instance (bakery.lineage.artifacts), sorted by name; listed
+    # when Packer ended, whatever its result.
+    artifacts: tuple[Artifact, ...] = ()
 
     def image_in(self, region: str) -> RegionImage | None:
         return next((image for image in self.images if image.region == region), None)

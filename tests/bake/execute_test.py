@@ -6,6 +6,7 @@ Packer only here and in the benchmark. The real Packer is in tests/bake_e2e_test
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -29,7 +30,7 @@ from bakery.config.catalog import load_catalog
 from bakery.config.git import GitState
 from bakery.config.project import load_project
 from bakery.errors import StoreError
-from bakery.lineage.records import BuildRecord, Status, iso_utc
+from bakery.lineage.records import Artifact, BuildRecord, Status, iso_utc
 from bakery.lineage.sqlite.store import SqliteStore
 from bakery.ui.progress import Progress
 from tests.support.images import FakeBuildImages
@@ -62,9 +63,29 @@ os.execv(sys.executable, [sys.executable, FAKE_PACKER, *args])
 
 
 def write_barrier_packer(folder: Path) -> Path:
-    path = folder / "barrier-packer"
-    body = BARRIER_PACKER.replace("FAKE_PACKER", repr(str(FAKE_PACKER)))
-    path.write_text(f"#!{sys.executable}\n{body}")
+    return write_packer(folder, BARRIER_PACKER, "barrier-packer")
+
+
+# A `packer` in front of the fake one that leaves in the build folder's artifacts/ what a
+# `download` step would (two files, one in a folder), and a symbolic link out of it.
+DOWNLOADING_PACKER = """\
+import os, sys
+from pathlib import Path
+
+args = sys.argv[1:]
+if args[:1] == ["build"]:
+    artifacts = Path(args[-1]).parent / "artifacts"
+    (artifacts / "logs").mkdir(parents=True)
+    (artifacts / "os-release").write_bytes(b"ID=amzn\\n")
+    (artifacts / "logs" / "cloud-init.log").write_bytes(b"done\\n")
+    os.symlink(os.environ["OUTSIDE"], artifacts / "elsewhere")
+os.execv(sys.executable, [sys.executable, FAKE_PACKER, *args])
+"""
+
+
+def write_packer(folder: Path, body: str, name: str) -> Path:
+    path = folder / name
+    path.write_text(f"#!{sys.executable}\n{body.replace('FAKE_PACKER', repr(str(FAKE_PACKER)))}")
     path.chmod(0o755)
     return path
 
@@ -541,3 +562,33 @@ def test_a_second_signal_stops_builds_at_once_and_says_what_may_be_left(
     assert outcome.result == "cancelled"
     assert outcome.detail.startswith("stopped at once by a second signal; its instance")
     assert "run `bakery reap`" in outcome.detail
+
+
+@pytest.mark.parametrize("result", ["success", "fail"])
+def test_the_files_a_build_downloaded_are_recorded_whatever_its_result(
+    bench: Callable[..., Bench], tmp_path: Path, result: str
+) -> None:
+    outside = tmp_path / "outside-secret"
+    outside.write_text("not evidence")
+    run = bench(
+        {"base": recipe("base")},
+        {"base": {"result": result}},
+        binary=write_packer(tmp_path, DOWNLOADING_PACKER, "downloading-packer"),
+        extra_env={"OUTSIDE": str(outside)},
+    )
+    progress = io.StringIO()
+    ctx = replace(run.context(), progress=Progress(progress))
+    [outcome] = execute(ctx, plan(ctx, ["base"], False), 1)
+    assert outcome.result == {"success": "succeeded", "fail": "failed"}[result]
+    record = run.store.get(outcome.build_id or "")
+    assert record is not None
+    assert record.artifacts == (
+        Artifact("logs/cloud-init.log", hashlib.sha256(b"done\n").hexdigest(), 5),
+        Artifact("os-release", hashlib.sha256(b"ID=amzn\n").hexdigest(), 8),
+    )
+    folder = run.root / ".bakery" / "builds" / record.build_id / "artifacts"
+    assert (folder / "os-release").read_bytes() == b"ID=amzn\n"  # kept with the build
+    assert (
+        "base: not recorded from artifacts/, not regular files (symbolic links, FIFOs, sockets, "
+        "devices): elsewhere"
+    ) in progress.getvalue()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,11 @@ import pytest
 from bakery.aws.session import AwsSettings, Gateway
 from bakery.cli import main
 from bakery.errors import BakeryError
+from bakery.lineage.artifacts import MAX_ARTIFACTS, MAX_NAME_BYTES
 from bakery.lineage.dynamodb import items
 from bakery.lineage.dynamodb.setup import ensure_table
 from bakery.lineage.dynamodb.store import DynamoStore
-from bakery.lineage.records import Lease, Status
+from bakery.lineage.records import Artifact, Lease, Status
 from bakery.lineage.store import open_store
 from tests.support.project import ProjectFactory
 from tests.support.records import T0, east, make_record, succeeded
@@ -42,6 +44,36 @@ def test_parameters_are_a_map_attribute_left_out_when_a_build_used_none() -> Non
     used = items.build_item(make_record(parameters=(("arch", "arm64"), ("disk", "20"))))
     assert used["parameters"] == {"M": {"arch": {"S": "arm64"}, "disk": {"S": "20"}}}
     assert items.build_record(items.plain(plain), ()).parameters == ()  # as items before it
+
+
+def test_artifacts_are_a_list_of_maps_left_out_when_a_build_downloaded_none() -> None:
+    plain = items.build_item(make_record())
+    assert "artifacts" not in plain
+    kept = (Artifact("sbom.json", "ab" * 32, 17), Artifact("logs/a.log", "cd" * 32, 0))
+    used = items.build_item(make_record(artifacts=kept))
+    assert used["artifacts"] == {
+        "L": [
+            {"M": {"name": {"S": "sbom.json"}, "sha256": {"S": "ab" * 32}, "size": {"N": "17"}}},
+            {"M": {"name": {"S": "logs/a.log"}, "sha256": {"S": "cd" * 32}, "size": {"N": "0"}}},
+        ]
+    }
+    assert items.build_record(items.plain(used), ()).artifacts == kept
+    assert items.build_record(items.plain(plain), ()).artifacts == ()  # as items before it
+
+
+def test_the_most_files_a_record_keeps_fit_in_one_item(store: DynamoStore) -> None:
+    # An item holds 400 KB (moto checks it too): the caps of bakery.lineage.artifacts keep
+    # the biggest listing, with long names and sizes past 2**40, well inside.
+    width = MAX_NAME_BYTES // MAX_ARTIFACTS
+    kept = tuple(
+        Artifact(f"{i:04}".ljust(width, "x"), "ab" * 32, 1 << 40) for i in range(MAX_ARTIFACTS)
+    )
+    assert sum(len(a.name) for a in kept) <= MAX_NAME_BYTES
+    record = make_record()
+    store.start(record)
+    done = replace(succeeded(record, east("ami-1")), artifacts=kept, error="e" * 8192)
+    store.finish(done)
+    assert store.get(record.build_id) == done
 
 
 def test_listings_read_every_page(store: DynamoStore, monkeypatch: pytest.MonkeyPatch) -> None:

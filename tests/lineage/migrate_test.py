@@ -14,7 +14,7 @@ from bakery.errors import BakeryError
 from bakery.lineage.dynamodb.setup import ensure_table
 from bakery.lineage.dynamodb.store import DynamoStore
 from bakery.lineage.migrate import migrate
-from bakery.lineage.records import Promotion, RegionImage, Share, SmokeTest, Status
+from bakery.lineage.records import Artifact, Promotion, RegionImage, Share, SmokeTest, Status
 from bakery.lineage.sqlite.store import SqliteStore
 from bakery.lineage.store import LineageStore
 from tests.support.project import ProjectFactory
@@ -40,7 +40,10 @@ def fill(store: LineageStore) -> None:
         store.start(record)
     store.finish(succeeded(base, east("ami-b"), RegionImage("eu-west-1", "ami-be", ("s1", "s2"))))
     store.finish(succeeded(web, east("ami-w")))
-    store.finish(failed.finished(Status.FAILED, "2024-01-01T10:09:00+00:00", error="boom"))
+    kept = (Artifact("logs/cloud-init.log", "ab" * 32, 2048),)  # what the failed build downloaded
+    store.finish(
+        failed.finished(Status.FAILED, "2024-01-01T10:09:00+00:00", error="boom", artifacts=kept)
+    )
     store.set_revoked(base.build_id, "CVE-1")
     store.mark_removed(["ami-be"], "2024-02-01T00:00:00Z")
     for channel, build, previous in (("dev", web, None), ("prod", web, None), ("dev", base, web)):

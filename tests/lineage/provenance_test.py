@@ -14,7 +14,7 @@ from referencing import Registry, Resource
 
 from bakery.errors import BakeryError
 from bakery.lineage.provenance import provenance_statement
-from bakery.lineage.records import BuildRecord, RegionImage, Status
+from bakery.lineage.records import Artifact, BuildRecord, RegionImage, Status
 from tests.support.records import (
     AL2023,
     GIT_COMMIT,
@@ -100,6 +100,32 @@ def test_the_parameters_of_a_build_are_external_parameters() -> None:
 def test_a_build_without_parameters_names_none() -> None:
     statement = provenance_statement(RECORD, FILES, "0.1.0")
     assert "parameters" not in statement["predicate"]["buildDefinition"]["externalParameters"]
+
+
+DOWNLOADED = (
+    Artifact("logs/cloud-init.log", "ab" * 32, 2048),
+    Artifact("sbom.json", "cd" * 32, 17),
+)
+
+
+def test_the_files_a_build_downloaded_are_byproducts_with_their_sha256() -> None:
+    statement = provenance_statement(replace(RECORD, artifacts=DOWNLOADED), FILES, "0.1.0")
+    assert statement["predicate"]["runDetails"]["byproducts"] == [
+        {
+            "name": "logs/cloud-init.log",
+            "digest": {"sha256": "ab" * 32},
+            "annotations": {"size": 2048},
+        },
+        {"name": "sbom.json", "digest": {"sha256": "cd" * 32}, "annotations": {"size": 17}},
+    ]
+    assert problems(statement) == []
+    assert statement["subject"] == provenance_statement(RECORD, FILES, "0.1.0")["subject"]
+
+
+def test_a_build_that_downloaded_nothing_has_no_byproducts() -> None:
+    assert (
+        "byproducts" not in provenance_statement(RECORD, FILES, "0.1.0")["predicate"]["runDetails"]
+    )
 
 
 def test_files_of_a_dirty_tree_are_named_by_path_alone() -> None:
@@ -215,8 +241,9 @@ def test_the_schemas_are_valid_json_schemas_and_ask_only_what_the_specs_require(
         replace(RECORD, git_commit=None, packer_version=None, template_sha256=None),
         make_record(),  # running: no end yet
         replace(RECORD, parameters=(("arch", "arm64"), ("disk", "20"))),
+        replace(RECORD, artifacts=DOWNLOADED),
     ],
-    ids=["clean", "dirty", "no-git", "running", "parameters"],
+    ids=["clean", "dirty", "no-git", "running", "parameters", "artifacts"],
 )
 def test_statement_conforms_to_in_toto_statement_v1_and_slsa_provenance_v1(
     record: BuildRecord,
@@ -280,6 +307,10 @@ WRONG = {
     "a time that is no time": change((*RUN, "metadata", "finishedOn"), "2024-13-01T10:00:00Z"),
     "a version that is a number": change((*RUN, "builder", "version", "packer"), 1.11),
     "a builder id that is no URI": change((*RUN, "builder", "id"), "bakery"),
+    "a byproduct without a digest": change((*RUN, "byproducts"), [{"name": "sbom.json"}]),
+    "a byproduct digest that is not hex": change(
+        (*RUN, "byproducts"), [{"name": "sbom.json", "digest": {"sha256": "sbom.json"}}]
+    ),
 }
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from bakery.lineage.queries import (
     lineage_view,
     resolve_ref,
 )
-from bakery.lineage.records import BuildRecord, RegionImage
+from bakery.lineage.records import Artifact, BuildRecord, RegionImage
 from bakery.lineage.sqlite.store import SqliteStore
 from tests.support.records import (
     AL2023,
@@ -158,6 +159,7 @@ def test_history_rows_list_a_recipes_builds_newest_first(store: SqliteStore, cha
         "amis": {"us-east-1": "ami-web"},
         "input_hash": chain.web.input_hash[:12],
         "parameters": {},
+        "artifacts": [],
     }
 
 
@@ -172,6 +174,24 @@ def test_history_rows_and_lineage_json_carry_the_parameters_of_a_build(
     nodes = {node["name"]: node for node in document["nodes"]}
     assert nodes[arm.build_id]["parameters"] == {"arch": "arm64", "disk": "20"}
     assert nodes[chain.hard.build_id]["parameters"] == {}
+
+
+def test_history_rows_and_lineage_json_carry_the_files_a_build_downloaded(
+    store: SqliteStore, chain: Chain
+) -> None:
+    kept = (Artifact("logs/cloud-init.log", "ab" * 32, 2048), Artifact("sbom.json", "cd" * 32, 17))
+    web = replace(failed(make_record("web", T0 + 9, chain.hard, version="1.0.0")), artifacts=kept)
+    store.put(web)
+    listed = [
+        {"name": "logs/cloud-init.log", "sha256": "ab" * 32, "size": 2048},
+        {"name": "sbom.json", "sha256": "cd" * 32, "size": 17},
+    ]
+    rows = history_rows(store, "web")
+    assert [row["artifacts"] for row in rows] == [listed, [], []]
+    document = json.loads(lineage_view(store, web, "json"))
+    nodes = {node["name"]: node for node in document["nodes"]}
+    assert nodes[web.build_id]["artifacts"] == listed
+    assert nodes[chain.hard.build_id]["artifacts"] == []
 
 
 def test_a_build_dated_in_the_future_is_not_taken_as_the_newest(store: SqliteStore) -> None:

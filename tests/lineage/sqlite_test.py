@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bakery.errors import BakeryError, StoreError
-from bakery.lineage.records import BuildRecord, Lease, RegionImage, Share, Status
+from bakery.lineage.records import Artifact, BuildRecord, Lease, RegionImage, Share, Status
 from bakery.lineage.sqlite.store import MIGRATIONS, SCHEMA_VERSION, SqliteStore
 from tests.support.records import T0, east, make_record, succeeded
 from tests.support.stores import read_only_connections, refuse_writable_connections
@@ -180,10 +180,34 @@ def test_builds_of_a_schema_5_store_read_without_parameters_once_migrated(
         store.start(newer)
         assert store.get(newer.build_id) == newer
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("SELECT parameters FROM builds ORDER BY build_id").fetchall() == [
         ("{}",),
         ('{"arch": "arm64"}',),
+    ]
+    db.close()
+
+
+def test_builds_of_a_schema_6_store_read_without_artifacts_once_migrated(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "lineage.db"
+    record = succeeded(
+        make_record(parameters=(("arch", "arm64"),)), RegionImage("us-east-1", "ami-1", ("snap-1",))
+    )
+    row = {**_first_schema_row(record), "parameters": '{"arch": "arm64"}'}
+    _old_store(path, 6, row)  # as bakery wrote it before builds kept what they downloaded
+    with SqliteStore(path) as store:
+        found = store.get(record.build_id)
+        assert found == record and found.artifacts == ()
+        newer = make_record(at=T0 + 1, artifacts=(Artifact("sbom.json", "ab" * 32, 17),))
+        store.start(newer)
+        assert store.get(newer.build_id) == newer
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+    assert db.execute("SELECT artifacts FROM builds ORDER BY build_id").fetchall() == [
+        ("[]",),
+        (f'[{{"name": "sbom.json", "sha256": "{"ab" * 32}", "size": 17}}]',),
     ]
     db.close()
 

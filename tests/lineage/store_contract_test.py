@@ -16,6 +16,7 @@ import pytest
 from bakery.aws.facts import CommandResult, SourceInfo
 from bakery.errors import BakeryError
 from bakery.lineage.records import (
+    Artifact,
     BuildRecord,
     Lease,
     Promotion,
@@ -27,7 +28,7 @@ from bakery.lineage.records import (
 )
 from bakery.lineage.sqlite.store import SqliteStore
 from bakery.lineage.store import LineageStore
-from tests.support.records import T0, east, make_record, succeeded
+from tests.support.records import T0, east, failed, make_record, succeeded
 from tests.support.stores import another_runner, dynamodb_store, location, moto_gateway, race
 
 NO_SUCH_BUILD = "01HNOSUCHBUILD000000000000"
@@ -127,6 +128,43 @@ def test_a_build_without_parameters_reads_back_none(store: LineageStore) -> None
     found = store.get(record.build_id)
     assert found is not None and found.parameters == ()
     assert [r.parameters for r in store.builds()] == [()]
+
+
+ARTIFACTS = (
+    Artifact("logs/cloud-init.log", "ab" * 32, 20_481),
+    Artifact("os-release", "cd" * 32, 0),
+    Artifact("sbom.spdx.json", "ef" * 32, 1 << 33),  # sizes past 32 bits
+)
+
+
+def test_the_files_a_build_downloaded_round_trip(store: LineageStore) -> None:
+    record = make_record()
+    store.start(record)
+    done = replace(succeeded(record, east("ami-1")), artifacts=ARTIFACTS)
+    store.finish(done)
+    assert store.get(record.build_id) == done
+    assert store.builds("web") == [done] == store.builds()
+    assert store.find_by_ami("ami-1") == done
+    assert store.latest_success("web", "us-east-1") == done
+    store.put(replacement := replace(done, artifacts=ARTIFACTS[:1]))
+    assert store.get(record.build_id) == replacement
+    broken = make_record(at=T0 + 1)
+    store.start(broken)
+    store.finish(kept := replace(failed(broken), artifacts=ARTIFACTS))  # failed: kept too
+    assert store.get(broken.build_id) == kept
+    dead = make_record(at=T0 + 2, pid=2, artifacts=ARTIFACTS)
+    store.start(dead)
+    [marked] = store.mark_interrupted(lambda r: False, "2024-01-02T00:00:00+00:00")
+    assert marked.artifacts == ARTIFACTS
+
+
+def test_a_build_that_downloaded_nothing_reads_back_none(store: LineageStore) -> None:
+    record = make_record()
+    store.start(record)
+    store.finish(succeeded(record, east("ami-1")))
+    found = store.get(record.build_id)
+    assert found is not None and found.artifacts == ()
+    assert [r.artifacts for r in store.builds()] == [()]
 
 
 def test_start_refuses_a_duplicate_build_id(store: LineageStore) -> None:

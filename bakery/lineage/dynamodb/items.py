@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import fields
+from dataclasses import asdict, fields
 from typing import Any
 
 from bakery.aws.facts import SourceInfo
-from bakery.lineage.records import BuildRecord, RegionImage, Status
+from bakery.lineage.records import BuildRecord, RegionImage, Status, artifacts_of
 
 Item = dict[str, dict[str, Any]]  # attribute name -> DynamoDB attribute value ({"S": ...})
 
@@ -18,7 +18,7 @@ IMAGES_END = "IMAGE$"  # "$" sorts after "#"
 _PLAIN = tuple(
     f.name
     for f in fields(BuildRecord)
-    if f.name not in ("status", "source", "images", "pid", "parameters")
+    if f.name not in ("status", "source", "images", "pid", "parameters", "artifacts")
 )
 _SOURCE = ("kind", "reference", "resolved_ami", "ssm_version", "owner")
 
@@ -112,6 +112,9 @@ def build_item(record: BuildRecord) -> Item:
         source_product_codes=list(source.product_codes),
         # A map of name -> value, left out when a build used none (items stay small).
         parameters=dict(record.parameters) or None,
+        # A list of maps {name, sha256, size}, left out when a build downloaded nothing (its
+        # size bounded by bakery.lineage.artifacts: MAX_ARTIFACTS, MAX_NAME_BYTES).
+        artifacts=[asdict(artifact) for artifact in record.artifacts] or None,
     )
 
 
@@ -174,6 +177,7 @@ def build_record(values: Mapping[str, Any], images: Iterable[Mapping[str, Any]])
         parameters=tuple(
             sorted((str(k), str(v)) for k, v in (values.get("parameters") or {}).items())
         ),
+        artifacts=artifacts_of(values.get("artifacts") or ()),
     )
 
 

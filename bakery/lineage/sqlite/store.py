@@ -14,12 +14,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Self
 
 from bakery.aws.facts import SourceInfo
 from bakery.errors import BakeryError, StoreError
-from bakery.lineage.records import BuildRecord, RegionImage, Status, interrupted_reason
+from bakery.lineage.records import (
+    BuildRecord,
+    RegionImage,
+    Status,
+    artifacts_of,
+    interrupted_reason,
+)
 from bakery.lineage.sqlite import leases, lifecycle
 
 BUSY_TIMEOUT_MS = 30_000
@@ -55,6 +62,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     lifecycle.SHARES_REMOVED,
     # The parameter values a build used: a JSON object of name -> value; {} before schema 6.
     ("ALTER TABLE builds ADD COLUMN parameters TEXT NOT NULL DEFAULT '{}'",),
+    # The files a build downloaded: a JSON list of {name, sha256, size}; [] before schema 7.
+    ("ALTER TABLE builds ADD COLUMN artifacts TEXT NOT NULL DEFAULT '[]'",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -66,7 +75,7 @@ _PLAIN = (
 _COLUMNS = (
     *_PLAIN, "status", "git_dirty", "revoked", "source_kind", "source_reference",
     "source_resolved_ami", "source_ssm_version", "source_owner", "source_product_codes",
-    "parameters",
+    "parameters", "artifacts",
 )  # fmt: skip
 _NAMES, _PLACES = ", ".join(_COLUMNS), ", ".join("?" * len(_COLUMNS))
 _SELECT = f"SELECT {_NAMES} FROM builds"
@@ -108,6 +117,7 @@ def _values(record: BuildRecord) -> tuple[Any, ...]:
         *(source.kind, source.reference, source.resolved_ami, source.ssm_version, source.owner),
         json.dumps(list(source.product_codes)),
         json.dumps(dict(record.parameters)),
+        json.dumps([asdict(artifact) for artifact in record.artifacts]),
     )
 
 
@@ -130,6 +140,7 @@ def _record(row: sqlite3.Row, images: Sequence[RegionImage]) -> BuildRecord:
         parameters=tuple(
             sorted((str(k), str(v)) for k, v in json.loads(row["parameters"]).items())
         ),
+        artifacts=artifacts_of(json.loads(row["artifacts"])),
     )
 
 
