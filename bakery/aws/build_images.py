@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
+from bakery.aws.channels import deprecate
+from bakery.aws.distribution import share_image
 from bakery.aws.facts import SourceInfo
 from bakery.aws.images import (
     describe_image,
@@ -14,12 +18,25 @@ from bakery.aws.images import (
     tags_of,
     wait_available,
 )
-from bakery.aws.session import Gateway
+from bakery.aws.session import Gateway, calling
 from bakery.aws.sources import resolve_external
 from bakery.config.recipe import Source
 from bakery.config.tags import REVOKED_TAG
 
 INPUT_HASH_TAG = "bakery:input-hash"
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """What bakery sets on a finished image itself when Packer could not (Packer 1.6)."""
+
+    imds_v2: bool = False  # ImdsSupport v2.0: instances launched from it require IMDSv2
+    deprecate_at: datetime | None = None
+    share_with: tuple[str, ...] = ()  # organization and organizational unit ARNs
+
+    @property
+    def empty(self) -> bool:
+        return not (self.imds_v2 or self.deprecate_at or self.share_with)
 
 
 class BuildImages(Protocol):
@@ -48,6 +65,15 @@ class BuildImages(Protocol):
 
     def settle(self, region: str, ami_id: str, tags: Mapping[str, str]) -> tuple[str, ...]:
         """Wait for the image to be available, tag it and its snapshots; return snapshot ids."""
+        ...
+
+    def boot_of(self, region: str, ami_id: str) -> tuple[str | None, str | None]:
+        """Return an image's boot mode and TPM support as EC2 reports them (None: unset)."""
+        ...
+
+    def apply(self, region: str, ami_id: str, settings: ImageSettings) -> list[str]:
+        """Set what `settings` says on an image (each call safe to repeat); return notes on
+        what the endpoint could not do."""
         ...
 
 
@@ -80,6 +106,26 @@ class AwsBuildImages:
     def name_of(self, region: str, ami_id: str) -> str | None:
         image = describe_image(self.gateway, region, ami_id)
         return None if image is None else str(image.get("Name", "")) or None
+
+    def boot_of(self, region: str, ami_id: str) -> tuple[str | None, str | None]:
+        image = describe_image(self.gateway, region, ami_id)
+        if image is None:
+            return None, None
+        return image.get("BootMode"), image.get("TpmSupport")
+
+    def apply(self, region: str, ami_id: str, settings: ImageSettings) -> list[str]:
+        notes: list[str] = []
+        ec2 = self.gateway.client("ec2", region)
+        if settings.imds_v2:
+            with calling("ec2", "ModifyImageAttribute", region, ami_id):
+                ec2.modify_image_attribute(ImageId=ami_id, ImdsSupport={"Value": "v2.0"})
+        if settings.deprecate_at is not None:
+            note = deprecate(self.gateway, region, ami_id, settings.deprecate_at)
+            if note:
+                notes.append(f"{note}; {ami_id} is not deprecated")
+        if settings.share_with:
+            share_image(self.gateway, region, ami_id, settings.share_with)
+        return notes
 
     def settle(self, region: str, ami_id: str, tags: Mapping[str, str]) -> tuple[str, ...]:
         image = wait_available(self.gateway, region, ami_id)

@@ -78,6 +78,5 @@ def deprecate(gateway: Gateway, region: str, ami_id: str, at: datetime) -> str |
 
 
 _UNSUPPORTED = (
-    "this endpoint does not implement EnableImageDeprecation (the local emulator does not); "
-    "the image is tagged and recorded revoked, not deprecated in EC2"
+    "this endpoint does not implement EnableImageDeprecation (the local emulator does not)"
 )

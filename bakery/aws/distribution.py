@@ -10,8 +10,10 @@ from typing import TypeVar
 
 from bakery.aws.images import Image, describe_image, snapshot_ids, tags_of
 from bakery.aws.session import AwsError, Gateway, calling
+from bakery.config.schema import UNIT_ARN_PATTERN
 
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
+ORGANIZATION_ARN = re.compile(UNIT_ARN_PATTERN)
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -128,17 +130,27 @@ def unshare_image(
     ec2 = gateway.client("ec2", region)
     image = source_image(gateway, region, ami_id)
     holders = launch_permissions(gateway, region, ami_id)
-    users = sorted({*accounts, *(h["UserId"] for h in holders if "UserId" in h)})
+    named = [account for account in accounts if ACCOUNT_ID.fullmatch(account)]
+    users = sorted({*named, *(h["UserId"] for h in holders if "UserId" in h)})
     groups = sorted({h["Group"] for h in holders if "Group" in h})
-    if users or groups:
+    units = sorted(
+        {
+            *(a for a in accounts if ORGANIZATION_ARN.fullmatch(a)),
+            *(h[key] for h in holders for key in _UNIT_KEYS if key in h),
+        }
+    )
+    if users or groups or units:
         with calling("ec2", "ModifyImageAttribute", region, ami_id):
             ec2.modify_image_attribute(
                 ImageId=ami_id,
                 LaunchPermission={
-                    "Remove": [{"UserId": u} for u in users] + [{"Group": g} for g in groups]
+                    "Remove": [{"UserId": u} for u in users]
+                    + [{"Group": g} for g in groups]
+                    + [_unit_permission(arn) for arn in units]
                 },
             )
-    removed = {*users, *groups}
+    removed = {*users, *groups, *units}
+    accounts = named
     for snapshot in snapshot_ids(image):
         with calling("ec2", "DescribeSnapshotAttribute", region, snapshot):
             found = ec2.describe_snapshot_attribute(
@@ -162,6 +174,14 @@ def unshare_image(
     return tuple(sorted(removed))
 
 
+_UNIT_KEYS = ("OrganizationArn", "OrganizationalUnitArn")
+
+
+def _unit_permission(arn: str) -> dict[str, str]:
+    """The launch permission of an organization or organizational unit ARN."""
+    return {"OrganizationalUnitArn" if ":ou/" in arn else "OrganizationArn": arn}
+
+
 def launch_permissions(gateway: Gateway, region: str, ami_id: str) -> list[dict[str, str]]:
     """Return the launch permissions of an image: `{"UserId": ...}` or `{"Group": "all"}`."""
     ec2 = gateway.client("ec2", region)
@@ -173,20 +193,32 @@ def launch_permissions(gateway: Gateway, region: str, ami_id: str) -> list[dict[
 def _add_permissions(gateway: Gateway, region: str, ami_id: str, accounts: Sequence[str]) -> None:
     # The last guard before AWS: only account ids, never the group `all` (a public image).
     # lifecycle.gates.grant_problems explains a refusal; this only makes one impossible.
-    odd = [account for account in accounts if not ACCOUNT_ID.fullmatch(account)]
+    odd = [
+        account
+        for account in accounts
+        if not (ACCOUNT_ID.fullmatch(account) or ORGANIZATION_ARN.fullmatch(account))
+    ]
     if odd:
         raise AwsError(
             f"refusing to change launch permission of {ami_id} in {region} for "
-            f"{', '.join(map(repr, odd))}: only 12-digit account ids, never a public group"
+            f"{', '.join(map(repr, odd))}: only 12-digit account ids and organization ARNs, "
+            "never a public group"
         )
     if not accounts:
         return
+    units = [account for account in accounts if ORGANIZATION_ARN.fullmatch(account)]
+    accounts = [account for account in accounts if ACCOUNT_ID.fullmatch(account)]
     ec2 = gateway.client("ec2", region)
     with calling("ec2", "ModifyImageAttribute", region, ami_id):
         ec2.modify_image_attribute(
             ImageId=ami_id,
-            LaunchPermission={"Add": [{"UserId": account} for account in accounts]},
+            LaunchPermission={
+                "Add": [{"UserId": account} for account in accounts]
+                + [_unit_permission(arn) for arn in units]
+            },
         )
+    if not accounts:
+        return  # EC2 shares the snapshots of an image shared with an organization itself
     for snapshot in snapshot_ids(source_image(gateway, region, ami_id)):
         with calling("ec2", "ModifySnapshotAttribute", region, snapshot):
             ec2.modify_snapshot_attribute(

@@ -373,6 +373,14 @@ def _bake(scope: Scope) -> list[Statement]:
         ),
         _tag_new_images(),
         _tag_managed_images(),
+        # With Packer 1.6, bakery itself sets what that Packer cannot on the tagged image:
+        # IMDSv2 support, its deprecation time, sharing with organizations.
+        _statement(
+            "FinishManagedImages",
+            ["ec2:ModifyImageAttribute", "ec2:EnableImageDeprecation"],
+            IMAGES,
+            _IS_MANAGED,
+        ),
         *_kms(scope),
         *_pass_role("PassBuilderRole", scope.build_profiles),
     ]

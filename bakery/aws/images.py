@@ -30,8 +30,10 @@ def find_images(
     owners: Sequence[str] = ("self",),
     name: str | None = None,
     extra_filters: Sequence[Mapping[str, Any]] = (),
+    include_deprecated: bool = False,
 ) -> list[Image]:
-    """List available images filtered on the server by owner, tags and name, newest first."""
+    """List available images filtered on the server by owner, tags and name, newest first
+    (deprecated ones too when `include_deprecated`)."""
     filters: list[Mapping[str, Any]] = [{"Name": "state", "Values": ["available"]}]
     filters += [{"Name": f"tag:{key}", "Values": [value]} for key, value in (tags or {}).items()]
     if name:
@@ -40,7 +42,8 @@ def find_images(
     found: list[Image] = []
     with calling("ec2", "DescribeImages", region):
         paginator = gateway.client("ec2", region).get_paginator("describe_images")
-        for page in paginator.paginate(Owners=list(owners), Filters=filters):
+        more: dict[str, Any] = {"IncludeDeprecated": True} if include_deprecated else {}
+        for page in paginator.paginate(Owners=list(owners), Filters=filters, **more):
             found.extend(page["Images"])
     return sorted(
         found, key=lambda image: (image.get("CreationDate", ""), image["ImageId"]), reverse=True

@@ -18,8 +18,9 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from bakery.aws.facts import SourceInfo
-from bakery.aws.images import Image
+from bakery.aws.images import Image, find_images
 from bakery.aws.session import AwsError, Gateway, calling
+from bakery.aws.sources import filter_of
 from bakery.config.recipe import Recipe
 
 SSM_BATCH = 10  # the most names one GetParameters takes
@@ -160,7 +161,9 @@ class _Region:
         ids = {r.source.value for r in recipes if r.source.kind == "ami"}
         ids |= {value[0] for value in parameters.values() if not isinstance(value, str)}
         images = self._images_by_id(sorted(ids))
-        filters = [r for r in recipes if r.source.kind == "filter"]
+        # Filter sources with EC2 filters of their own are looked up each on its own, filtered
+        # on the server; the others share one lookup of their name patterns.
+        filters = [r for r in recipes if r.source.kind == "filter" and not _own_lookup(r)]
         candidates = self._filter_candidates(filters)
         results: dict[str, Resolved] = {}
         for recipe in recipes:
@@ -175,9 +178,32 @@ class _Region:
                     results[recipe.name] = self._info(recipe, images, ami, what, version)
             elif source.kind == "ami":
                 results[recipe.name] = self._info(recipe, images, source.value, "source.ami")
+            elif _own_lookup(recipe):
+                results[recipe.name] = self._own(recipe)
             else:
                 results[recipe.name] = self._newest(recipe, candidates)
         return results
+
+    def _own(self, recipe: Recipe) -> Resolved:
+        source = recipe.source
+        self.counter.add(self.region, "ec2:DescribeImages")
+        try:
+            matches = find_images(
+                self.gateway,
+                self.region,
+                owners=source.owners,
+                name=source.value,
+                extra_filters=filter_of(source),
+                include_deprecated=source.include_deprecated,
+            )
+        except AwsError as error:
+            return str(error)
+        if not matches:
+            return (
+                f"source filter {source.value} (owners {', '.join(source.owners)}) with its "
+                f"filters matches no available image in {self.region}; check the filters"
+            )
+        return self._trusted(recipe, matches[0], None)
 
     def _pages(self, service: str, operation: str, method: str, **kwargs: Any) -> Iterator[Any]:
         yield from _pages(
@@ -324,6 +350,10 @@ def _pages(
         for page in client.get_paginator(method).paginate(**kwargs):
             counter.add(region, f"{service}:{operation}")
             yield page
+
+
+def _own_lookup(recipe: Recipe) -> bool:
+    return bool(recipe.source.filters or recipe.source.include_deprecated)
 
 
 def _batches(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

@@ -28,11 +28,13 @@ def resolve_external(
     elif source.kind == "ami":
         image = _existing(gateway, region, source.value, "source.ami")
     elif source.kind == "filter":
-        filters = []
-        if source.architecture:
-            filters.append({"Name": "architecture", "Values": [source.architecture]})
         matches = find_images(
-            gateway, region, owners=source.owners, name=source.value, extra_filters=filters
+            gateway,
+            region,
+            owners=source.owners,
+            name=source.value,
+            extra_filters=filter_of(source),
+            include_deprecated=source.include_deprecated,
         )
         if not matches:
             raise BakeryError(
@@ -51,6 +53,15 @@ def resolve_external(
         owner=owner,
         product_codes=tuple(code["ProductCodeId"] for code in image.get("ProductCodes", [])),
     )
+
+
+def filter_of(source: Source) -> list[dict[str, object]]:
+    """The DescribeImages filters of a filter source besides its owners and name."""
+    filters: list[dict[str, object]] = []
+    if source.architecture:
+        filters.append({"Name": "architecture", "Values": [source.architecture]})
+    filters += [{"Name": key, "Values": [value]} for key, value in sorted(source.filters.items())]
+    return filters
 
 
 def _existing(gateway: Gateway, region: str, ami_id: str, what: str) -> Image:

@@ -7,9 +7,10 @@ import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from bakery.aws.build_images import ImageSettings
 from bakery.aws.facts import SourceInfo
 from bakery.bake.bake_plan import PlannedRecipe
 from bakery.bake.context import BakeContext, tagged_images
@@ -121,6 +122,7 @@ def build_recipe(
     images: list[RegionImage] = []
     try:
         _check_shares(ctx, recipe, record)
+        _check_boot(ctx, recipe, record)
         artifacts = _run_packer(ctx, recipe, record, template, log_path, now)
         _record_shares(ctx, recipe, record)
         images = _finish_images(ctx, recipe, record, artifacts, now)
@@ -139,7 +141,7 @@ def _check_shares(ctx: BakeContext, recipe: Recipe, record: BuildRecord) -> None
     Validation said so already (E2015); this holds when bakery.yaml changed since, or the
     image's lineage carries Marketplace product codes.
     """
-    accounts = recipe.distribute.accounts
+    accounts = shared_with(recipe)
     if not accounts:
         return
     problems = share_problems(
@@ -153,6 +155,38 @@ def _check_shares(ctx: BakeContext, recipe: Recipe, record: BuildRecord) -> None
         raise BakeryError("distribute.accounts refused: " + "; ".join(problems))
 
 
+def _check_boot(ctx: BakeContext, recipe: Recipe, record: BuildRecord) -> None:
+    """Refuse a build whose source cannot give the boot mode or TPM support the recipe asks.
+
+    amazon-ebs makes the image from an instance of the source, and the image boots as its source
+    does (only RegisterImage, which amazon-ebs does not call, sets a boot mode): the recipe's
+    boot_mode and tpm_support are checked against the source instead of written to Packer.
+    """
+    wanted_mode, wanted_tpm = recipe.build.boot_mode, recipe.build.tpm_support
+    if wanted_mode is None and wanted_tpm is None:
+        return
+    ami = record.source.resolved_ami
+    mode, tpm = ctx.images.boot_of(recipe.region, ami)
+    if mode is None:
+        mode = "uefi" if recipe.build.architecture == "arm64" else "legacy-bios"
+    if wanted_mode in ("uefi", "legacy-bios") and mode not in (wanted_mode, "uefi-preferred"):
+        raise BakeryError(
+            f"boot_mode {wanted_mode}: the source {ami} boots {mode}, and an amazon-ebs image "
+            "boots as its source; choose a source that boots so, or drop boot_mode"
+        )
+    if wanted_tpm is not None and tpm != wanted_tpm:
+        if tpm is None and ctx.local:
+            ctx.progress.note(
+                f"{recipe.name}: the emulator does not report TPM support; tpm_support "
+                f"{wanted_tpm} is not checked against {ami}"
+            )
+            return
+        raise BakeryError(
+            f"tpm_support {wanted_tpm}: the source {ami} has {tpm or 'no TPM support'}, and an "
+            "amazon-ebs image has its source's; choose a source with NitroTPM, or drop it"
+        )
+
+
 def _record_shares(ctx: BakeContext, recipe: Recipe, record: BuildRecord) -> None:
     """Record the accounts Packer shared the images with (ami_users), as `bakery share` does.
 
@@ -160,8 +194,26 @@ def _record_shares(ctx: BakeContext, recipe: Recipe, record: BuildRecord) -> Non
     be missing its shares in the store, or a revocation would leave it shared.
     """
     at, by = iso_utc(ctx.clock()), who()
-    for account in recipe.distribute.accounts:
+    for account in shared_with(recipe):
         ctx.store.add_share(Share(record.build_id, account, at, by))
+
+
+def shared_with(recipe: Recipe) -> tuple[str, ...]:
+    """The accounts, organizations and organizational units a recipe's images are shared with."""
+    dist = recipe.distribute
+    return (*dist.accounts, *dist.organizations, *dist.organizational_units)
+
+
+def image_settings(recipe: Recipe, dialect: str, now: datetime) -> ImageSettings:
+    """What bakery sets on a finished image because Packer 1.6 cannot (1.7+ does it itself)."""
+    if dialect != "1.6":
+        return ImageSettings()
+    days = recipe.build.deprecate_after_days
+    return ImageSettings(
+        imds_v2=recipe.build.imds_support == "v2.0",
+        deprecate_at=None if days is None else now + timedelta(days=days),
+        share_with=(*recipe.distribute.organizations, *recipe.distribute.organizational_units),
+    )
 
 
 def _close(
@@ -416,11 +468,16 @@ def _finish_images(
         local=ctx.local,
         user_tags=filled_tags(recipe, _facts(ctx, recipe, record, now), now),
     )
+    settings = image_settings(recipe, ctx.dialect, now)
     images: list[RegionImage] = []
     for region, ami in sorted(artifacts.items()):
         images.append(RegionImage(region, ami))  # recorded even if what follows fails
         ctx.progress.step(recipe.name, f"checking and tagging {ami} in {region}")
         images[-1] = RegionImage(region, ami, ctx.images.settle(region, ami, tags))
+        if not settings.empty:
+            ctx.progress.step(recipe.name, f"setting what Packer 1.6 cannot on {ami} in {region}")
+            for note in ctx.images.apply(region, ami, settings):
+                ctx.progress.note(f"{recipe.name}: {note}")
     return images
 
 

@@ -24,16 +24,18 @@ from bakery.config.params import (
 )
 from bakery.config.paths import has_control, is_regular_file, shown
 from bakery.config.project import PROJECT_FILE, Project
-from bakery.config.recipe import Recipe, build_recipe
+from bakery.config.recipe import Recipe, TreeFile, build_recipe
 from bakery.config.rules import (
     catalog_problems,
     recipe_problems,
     resolve_path,
+    resolve_upload,
     share_allowlist_problems,
 )
 from bakery.config.schema import RECIPE_SCHEMA
 from bakery.config.schema_check import check_shape
 from bakery.config.secrets import scan_bytes, scan_project_file, scan_yaml
+from bakery.config.settings import settings_problems
 from bakery.errors import BakeryError, InvalidInputError, Problem, UsageError
 
 RECIPE_SUFFIXES = (".yaml", ".yml")
@@ -344,8 +346,21 @@ def _instance_recipe(
             path_problems.append(problem)
         return relative or raw
 
+    def upload(raw: str, where: PathKey, folder_ok: bool) -> tuple[str, tuple[TreeFile, ...], bool]:
+        relative, files, folder, problem = resolve_upload(
+            raw, path, project.root, where, doc, folder_ok
+        )
+        if problem:
+            path_problems.append(problem)
+        return relative or raw, files, folder
+
     recipe = build_recipe(
-        doc.data, file=file, region=project.region, defaults=project.defaults, resolve=resolve
+        doc.data,
+        file=file,
+        region=project.region,
+        defaults=project.defaults,
+        resolve=resolve,
+        resolve_upload=upload,
     )
     recipe = replace(
         recipe,
@@ -358,6 +373,8 @@ def _instance_recipe(
     problems = list(path_problems)
     problems += recipe_problems(recipe, doc, project.trusted_owners, project.tags)
     problems += share_allowlist_problems(recipe, doc, project.share_allowlist)
+    if not path_problems:
+        problems += settings_problems(recipe, doc, project.root)
     return (None if path_problems else recipe), problems
 
 

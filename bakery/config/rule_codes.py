@@ -26,6 +26,7 @@ FAMILIES: Mapping[str, str] = MappingProxyType(
         "4": "The recipe graph",
         "5": "Secrets",
         "6": "Parameters, variants and names",
+        "7": "Build settings and steps",
     }
 )
 
@@ -546,6 +547,56 @@ SHELL_REFERENCE = _rule(
     "Reference in shell text is not substituted",
     "Inline commands and tests are shell text, where `((...))` is arithmetic: bakery does not "
     "substitute parameters there. Pass the value through `env:` or `environment:` and use $NAME.",
+)
+
+# 7: build settings and steps (bakery.config.rules, bakery.config.settings)
+UPLOAD_TREE = _rule(
+    "E7001",
+    "Folder upload holds what cannot go up",
+    "A folder upload (a `file` step whose source is a folder, an `ansible` folder) goes up as one "
+    "archive of its regular files, modes kept. It may not hold a symbolic link leading out of "
+    "it, a FIFO or device, nor more than 50,000 files or 2 GiB, and may not be empty.",
+)
+EXTRA_UNKNOWN = _rule(
+    "E7002",
+    "Not an amazon-ebs attribute",
+    "`build.extra` passes attributes through to the `amazon-ebs` source; this name is not one "
+    "the amazon plugin accepts (or it is a block, which extra cannot write), or its value has "
+    "the wrong type. Check the spelling against the plugin's documentation.",
+)
+EXTRA_OWNED = _rule(
+    "E7003",
+    "Attribute bakery sets itself",
+    "`build.extra` may not set what bakery owns (names, tags, regions, sharing, the source, "
+    "credentials, the communicator) or what has its own key in `build`. Use that key.",
+)
+SESSION_MANAGER_PROFILE = _rule(
+    "E7004",
+    "Session Manager without an instance profile",
+    "`ssh_interface: session_manager` connects through AWS Systems Manager, which needs the "
+    "build instance to have an instance profile allowing it. Set build.iam_instance_profile.",
+)
+SETTINGS_CONFLICT = _rule(
+    "E7005",
+    "Settings that exclude each other",
+    "Two settings that Packer or EC2 refuse together: user_data and user_data_file; "
+    "instance_type and spot_instance_types; spot instances with ena_support or sriov_support; "
+    "subnet_id and subnet_filter; security_group_ids and security_group_filter; iops or "
+    "throughput on a volume type without them; a disconnect option on a step that runs no "
+    "shell. Keep one.",
+)
+ANSIBLE_LAYOUT = _rule(
+    "E7006",
+    "Playbook outside its folder",
+    "An `ansible` step uploads its folder and runs the playbook (and installs the galaxy file) "
+    "from there, so both must be inside the folder. Move them or name a folder holding them.",
+)
+UNDECLARED_REBOOT = _rule(
+    "W7001",
+    "Step reboots without expecting it",
+    "A script or inline command reboots the instance (reboot, shutdown -r, systemctl reboot) "
+    "but the step does not set `expect_disconnect: true`: on AWS Packer fails the step when the "
+    "connection drops. Use a `reboot` step, or set expect_disconnect on this one.",
 )
 
 RULES: tuple[Rule, ...] = tuple(_TABLE)

@@ -14,7 +14,7 @@ from bakery.config.graph import find_cycles
 from bakery.config.marks import MarkedDocument, PathKey
 from bakery.config.params import has_unique_part, longest_build_value, substitute
 from bakery.config.paths import has_control, is_regular_file, shown
-from bakery.config.recipe import Recipe
+from bakery.config.recipe import Recipe, TreeFile
 from bakery.config.schema import (
     AMI_NAME_MAX,
     AMI_NAME_PATTERN,
@@ -66,6 +66,125 @@ def resolve_path(
             "rename the file",
         )
     return relative, None
+
+
+# An uploaded folder: at most this many files and bytes (it goes up as one archive).
+TREE_MAX_FILES = 50_000
+TREE_MAX_BYTES = 2 << 30
+
+
+def resolve_upload(
+    raw: str, recipe_file: Path, root: Path, where: PathKey, doc: MarkedDocument, folder_ok: bool
+) -> tuple[str | None, tuple[TreeFile, ...], bool, Problem | None]:
+    """Map an uploaded path to (project-relative path, its files with their modes, is a
+    folder), or say why it cannot be used. A folder's files are every regular file under it;
+    a symbolic link inside is followed only while it stays in the folder, anything else that is
+    not a regular file is refused, and nothing is opened (a FIFO would hang the read)."""
+    import os
+
+    if folder_ok and not has_control(raw) and not PurePosixPath(raw).is_absolute():
+        try:
+            target = (recipe_file.parent / raw).resolve()
+        except (OSError, RuntimeError):
+            target = None
+        if target is not None and target.is_relative_to(root) and target.is_dir():
+            return _tree(raw, target, root, where, doc)
+    relative, problem = resolve_path(raw, recipe_file, root, where, doc)
+    if relative is None:
+        return None, (), False, problem
+    mode = 0o755 if os.stat(root / relative).st_mode & 0o111 else 0o644
+    if raw.endswith("/"):
+        return (
+            None,
+            (),
+            False,
+            doc.problem(rc.NOT_A_FILE, where, f"{raw} ends in / but is a file; drop the /"),
+        )
+    return relative, (TreeFile(relative, PurePosixPath(relative).name, mode),), False, None
+
+
+def _tree(
+    raw: str, folder: Path, root: Path, where: PathKey, doc: MarkedDocument
+) -> tuple[str | None, tuple[TreeFile, ...], bool, Problem | None]:
+    import os
+
+    relative = folder.relative_to(root).as_posix()
+    # Like Packer's file provisioner: `dir/` uploads what the folder holds, `dir` the folder.
+    prefix = "" if raw.endswith("/") else folder.name + "/"
+    found: list[TreeFile] = []
+    total = 0
+    for current, dirs, names in os.walk(folder, followlinks=False):
+        dirs.sort()
+        here = Path(current)
+        for name in sorted([*names, *[d for d in dirs if (here / d).is_symlink()]]):
+            path = here / name
+            inside = path.relative_to(folder).as_posix()
+            if has_control(inside):
+                return (
+                    None,
+                    (),
+                    False,
+                    doc.problem(
+                        rc.CONTROL_IN_PATH,
+                        where,
+                        f"{raw} holds {shown(inside)}, whose name holds a control character; "
+                        "rename it",
+                    ),
+                )
+            try:
+                real = path.resolve()
+            except (OSError, RuntimeError):
+                real = path
+            if not real.is_relative_to(folder):
+                return (
+                    None,
+                    (),
+                    False,
+                    doc.problem(
+                        rc.UPLOAD_TREE,
+                        where,
+                        f"{raw}: {inside} is a symbolic link leading out of the folder; "
+                        "replace it with the file",
+                    ),
+                )
+            if not is_regular_file(real):
+                return (
+                    None,
+                    (),
+                    False,
+                    doc.problem(
+                        rc.UPLOAD_TREE,
+                        where,
+                        f"{raw}: {inside} is not a regular file (a link to a folder, a FIFO, a "
+                        "device); remove it from the folder",
+                    ),
+                )
+            info = real.stat()
+            total += info.st_size
+            mode = 0o755 if info.st_mode & 0o111 else 0o644
+            found.append(TreeFile(real.relative_to(root).as_posix(), prefix + inside, mode))
+            if len(found) > TREE_MAX_FILES or total > TREE_MAX_BYTES:
+                return (
+                    None,
+                    (),
+                    False,
+                    doc.problem(
+                        rc.UPLOAD_TREE,
+                        where,
+                        f"{raw} holds more than {TREE_MAX_FILES} files or 2 GiB; upload less, or "
+                        "fetch big content in a step",
+                    ),
+                )
+    if not found:
+        return (
+            None,
+            (),
+            False,
+            doc.problem(
+                rc.UPLOAD_TREE, where, f"{raw} is an empty folder; nothing would be uploaded"
+            ),
+        )
+    return relative, tuple(found), True, None
 
 
 def recipe_problems(
@@ -221,15 +340,21 @@ def _distribution_problems(recipe: Recipe, doc: MarkedDocument) -> Iterator[Prob
 def share_allowlist_problems(
     recipe: Recipe, doc: MarkedDocument, share_allowlist: Collection[str]
 ) -> Iterator[Problem]:
-    """Yield the accounts a recipe shares its image with that share_allowlist does not allow."""
-    for index, account in enumerate(recipe.distribute.accounts):
-        if account not in share_allowlist:
-            yield doc.problem(
-                rc.SHARE_NOT_ALLOWED,
-                ("distribute", "accounts", index),
-                f"account {account} is not in share_allowlist of bakery.yaml; add it there "
-                "to share with it, or drop it here",
-            )
+    """Yield the accounts, organizations and organizational units a recipe shares its image
+    with that share_allowlist does not allow."""
+    for key, what in (
+        ("accounts", "account"),
+        ("organizations", "organization"),
+        ("organizational_units", "organizational unit"),
+    ):
+        for index, target in enumerate(getattr(recipe.distribute, key)):
+            if target not in share_allowlist:
+                yield doc.problem(
+                    rc.SHARE_NOT_ALLOWED,
+                    ("distribute", key, index),
+                    f"{what} {target} is not in share_allowlist of bakery.yaml; add it there "
+                    "to share with it, or drop it here",
+                )
 
 
 def catalog_problems(

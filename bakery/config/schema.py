@@ -62,6 +62,9 @@ MAX_TAGS = 50
 REFUSED_CHARACTERS = "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
 # Where a TAB is ordinary text: inline commands, lines of a shell script (`<<-` heredocs).
 TAB_ALLOWED: tuple[tuple[str, ...], ...] = (("provision", "*", "inline", "*"),)
+# Where a line break (LF) and a TAB are ordinary text: user data, which bakery writes to a file of
+# the build folder (it never enters the template as a string).
+TEXT_ALLOWED: tuple[tuple[str, ...], ...] = (("build", "user_data"), ("defaults", "user_data"))
 # Sane maximums for numbers, so no huge integer reaches AWS or date arithmetic.
 MAX_KEEP = 1000
 MAX_AGE_DAYS = 36500
@@ -105,17 +108,151 @@ _tags = {
     "keys Name, aws:... and bakery:... (in any case) are reserved.",
 }
 
+_instance_type = {"type": "string", "pattern": r"\A[a-z][a-z0-9-]*\.[a-z0-9]+\Z"}
+_KMS = {"type": "string", "pattern": KMS_PATTERN}
+_CIDR_PATTERN = r"\A(([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}|[0-9A-Fa-f:]{2,39}/[0-9]{1,3})\Z"
+# EC2 filter names (`tag:Name`, `virtualization-type`) and values (wildcards allowed).
+_ec2_filters = {
+    "type": "object",
+    "maxProperties": 50,
+    "propertyNames": {"pattern": r"\A[A-Za-z0-9][A-Za-z0-9 :._/@+=-]{0,127}\Z"},
+    "additionalProperties": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": NO_TEMPLATE_PATTERN,
+    },
+    "description": "EC2 filters by name (tag:KEY, vpc-id, ...); a value may hold * and ?.",
+}
+DEVICE_PATTERN = r"\A/dev/[a-z0-9]+\Z"
+VOLUME_TYPES = ["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"]
+_volume = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["device_name"],
+    "properties": {
+        "device_name": {"type": "string", "pattern": DEVICE_PATTERN},
+        "volume_size": {"type": "integer", "minimum": 1, "maximum": 65536},
+        "volume_type": {"enum": VOLUME_TYPES},
+        "iops": {"type": "integer", "minimum": 100, "maximum": 256000},
+        "throughput": {"type": "integer", "minimum": 125, "maximum": 2000},
+        "encrypted": {"type": "boolean"},
+        "kms_key_id": _KMS,
+        "delete_on_termination": {"type": "boolean"},
+        "snapshot_id": {"type": "string", "pattern": r"\Asnap-([0-9a-f]{8}|[0-9a-f]{17})\Z"},
+        "no_device": {"type": "boolean"},
+    },
+}
+# An ARN of an organization or an organizational unit, as ami_org_arns / ami_ou_arns take it.
+ORG_ARN_PATTERN = r"\Aarn:aws[a-z-]*:organizations::[0-9]{12}:organization/o-[a-z0-9]{10,32}\Z"
+OU_ARN_PATTERN = (
+    r"\Aarn:aws[a-z-]*:organizations::[0-9]{12}:ou/o-[a-z0-9]{10,32}"
+    r"/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}\Z"
+)
+# Either of them: whom an image may be shared with besides accounts.
+UNIT_ARN_PATTERN = rf"{ORG_ARN_PATTERN}|{OU_ARN_PATTERN}"
+# Attributes of amazon-ebs that bakery sets itself or that have their own key: `build.extra` may
+# not name them (see bakery.config.rules).
+OWNED_ATTRIBUTES = (
+    "access_key",
+    "ami_block_device_mappings",
+    "ami_description",
+    "ami_groups",
+    "ami_name",
+    "ami_org_arns",
+    "ami_ou_arns",
+    "ami_product_codes",
+    "ami_regions",
+    "ami_users",
+    "associate_public_ip_address",
+    "assume_role",
+    "aws_polling",
+    "communicator",
+    "custom_endpoint_ec2",
+    "deprecate_at",
+    "ebs_optimized",
+    "ena_support",
+    "encrypt_boot",
+    "iam_instance_profile",
+    "imds_support",
+    "instance_type",
+    "kms_key_id",
+    "launch_block_device_mappings",
+    "metadata_options",
+    "mfa_code",
+    "profile",
+    "region",
+    "region_kms_key_ids",
+    "run_tag",
+    "run_tags",
+    "run_volume_tag",
+    "run_volume_tags",
+    "secret_key",
+    "security_group_filter",
+    "security_group_id",
+    "security_group_ids",
+    "shared_credentials_file",
+    "skip_create_ami",
+    "snapshot_groups",
+    "snapshot_tag",
+    "snapshot_tags",
+    "snapshot_users",
+    "source_ami",
+    "source_ami_filter",
+    "spot_instance_types",
+    "spot_price",
+    "spot_tag",
+    "spot_tags",
+    "sriov_support",
+    "ssh_interface",
+    "ssh_pty",
+    "ssh_timeout",
+    "ssh_username",
+    "subnet_filter",
+    "subnet_id",
+    "tag",
+    "tags",
+    "temporary_key_pair_type",
+    "temporary_security_group_source_cidrs",
+    "token",
+    "user_data",
+    "user_data_file",
+    "vault_aws_engine",
+    "vpc_id",
+)
+_extra_string = {"type": "string", "maxLength": 4096, "pattern": NO_TEMPLATE_PATTERN}
+_extra_value = {
+    "anyOf": [
+        _extra_string,
+        {"type": ["integer", "boolean"]},
+        {
+            "type": "array",
+            "maxItems": 100,
+            "items": {"anyOf": [_extra_string, {"type": "integer"}]},
+        },
+        {
+            "type": "object",
+            "maxProperties": 100,
+            "propertyNames": {"maxLength": 128, "pattern": NO_TEMPLATE_PATTERN},
+            "additionalProperties": _extra_string,
+        },
+    ]
+}
+
 BUILD_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "instance_type": {"type": "string", "pattern": r"\A[a-z][a-z0-9-]*\.[a-z0-9]+\Z"},
+        "instance_type": _instance_type,
+        "architecture": {"enum": ["x86_64", "arm64"]},
         "ssh_username": {"type": "string", "pattern": r"\A[a-z_][a-z0-9_-]{0,31}\Z"},
         "volume_size": {"type": "integer", "minimum": 1, "maximum": 16384},
-        "volume_type": {"enum": ["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"]},
-        "root_device": {"type": "string", "pattern": r"\A/dev/[a-z0-9]+\Z"},
+        "volume_type": {"enum": VOLUME_TYPES},
+        "iops": {"type": "integer", "minimum": 100, "maximum": 256000},
+        "throughput": {"type": "integer", "minimum": 125, "maximum": 2000},
+        "root_device": {"type": "string", "pattern": DEVICE_PATTERN},
         "encrypted": {"type": "boolean"},
-        "kms_key_id": {"type": "string", "pattern": KMS_PATTERN},
+        "kms_key_id": _KMS,
         "timeout": _duration,
         "subnet_id": {"type": "string", "pattern": r"\Asubnet-[0-9a-f]{8,17}\Z"},
         "security_group_ids": {
@@ -124,10 +261,126 @@ BUILD_SCHEMA: dict[str, Any] = {
         },
         "iam_instance_profile": {"type": "string", "pattern": r"\A[A-Za-z0-9+=,.@_/:-]{1,2048}\Z"},
         "associate_public_ip_address": {"type": "boolean"},
+        "metadata_options": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "http_endpoint": {"enum": ["enabled", "disabled"]},
+                "http_tokens": {"enum": ["required", "optional"]},
+                "http_put_response_hop_limit": {"type": "integer", "minimum": 1, "maximum": 64},
+                "instance_metadata_tags": {"enum": ["enabled", "disabled"]},
+            },
+            "description": "The build instance's metadata service; http_tokens: required "
+            "(IMDSv2) unless set.",
+        },
+        "imds_support": {
+            "enum": ["v2.0", "none"],
+            "description": "v2.0 (default): instances launched from the image require IMDSv2.",
+        },
+        "ssh_interface": {
+            "enum": ["public_ip", "private_ip", "public_dns", "private_dns", "session_manager"]
+        },
+        "ssh_pty": {"type": "boolean"},
+        "ssh_timeout": _duration,
+        "temporary_key_pair_type": {"enum": ["rsa", "ed25519"]},
+        "temporary_security_group_source_cidrs": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 50,
+            "uniqueItems": True,
+            "items": {"type": "string", "pattern": _CIDR_PATTERN},
+        },
+        "vpc_id": {"type": "string", "pattern": r"\Avpc-[0-9a-f]{8,17}\Z"},
+        "subnet_filter": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["filters"],
+            "properties": {
+                "filters": _ec2_filters,
+                "most_free": {"type": "boolean"},
+                "random": {"type": "boolean"},
+            },
+        },
+        "security_group_filter": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["filters"],
+            "properties": {"filters": _ec2_filters},
+        },
+        "user_data": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 16384,
+            "pattern": NO_TEMPLATE_PATTERN,
+        },
+        "user_data_file": _string,
+        "run_tags": {
+            **_tags,
+            "description": "Tags on the build instance and its volumes, besides bakery's own.",
+        },
+        "spot_instance_types": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 20,
+            "uniqueItems": True,
+            "items": _instance_type,
+        },
+        "spot_price": {"type": "string", "pattern": r"\A(auto|[0-9]{1,4}(\.[0-9]{1,6})?)\Z"},
+        "ebs_optimized": {"type": "boolean"},
+        "ena_support": {"type": "boolean"},
+        "sriov_support": {"type": "boolean"},
+        "boot_mode": {"enum": ["legacy-bios", "uefi", "uefi-preferred"]},
+        "tpm_support": {"enum": ["v2.0"]},
+        "volumes": {"type": "array", "maxItems": 20, "items": _volume},
+        "ami_volumes": {"type": "array", "maxItems": 20, "items": _volume},
+        "deprecate_after_days": {"type": "integer", "minimum": 1, "maximum": MAX_AGE_DAYS},
+        "ami_product_codes": {
+            "type": "array",
+            "maxItems": 10,
+            "uniqueItems": True,
+            "items": {"type": "string", "pattern": r"\A[a-z0-9]{1,64}\Z"},
+        },
+        "custom_endpoint_ec2": {
+            "type": "string",
+            "pattern": r"\Ahttps://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?\Z",
+        },
+        "aws_polling": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "delay_seconds": {"type": "integer", "minimum": 1, "maximum": 3600},
+                "max_attempts": {"type": "integer", "minimum": 1, "maximum": 10000},
+            },
+        },
+        "extra": {
+            "type": "object",
+            "maxProperties": 50,
+            "propertyNames": {"pattern": r"\A[a-z][a-z0-9_]{0,63}\Z"},
+            "additionalProperties": _extra_value,
+            "description": "Other amazon-ebs attributes, passed through after a check against "
+            "the attributes the amazon plugin accepts (see docs/recipes.md).",
+        },
     },
 }
 
 _step_env = {"env": _env}
+STEP_KINDS = ("script", "inline", "file", "download", "reboot", "ansible")
+# A path on the build instance: absolute or relative to the build user's home, no `{{`, not
+# ending in `.` or `..` (a folder is named with a trailing /).
+REMOTE_PATH_PATTERN = r"\A(?![\s\S]*(\A|/)\.\.?\Z)[\s\S]+\Z"
+DOWNLOAD_PATTERN = r"\A[^*?\[]*[^/*?\[]\Z"
+SHEBANG_PATTERN = r"\A/[A-Za-z0-9_./-]{1,200}( [A-Za-z0-9_.=/-]{1,100}){0,4}\Z"
+_remote_path = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 1024,
+    "allOf": [{"pattern": NO_TEMPLATE_PATTERN}, {"pattern": REMOTE_PATH_PATTERN}],
+}
+_packer_string_any = {"type": "string", "maxLength": 4096, "pattern": NO_TEMPLATE_PATTERN}
+# A file kept with the build: a relative path of plain names, no `..`, no hidden first part.
+ARTIFACT_PATTERN = (
+    r"\A(?!.*(\A|/)\.\.?(/|\Z))[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*\Z"
+)
 # Parameters (bakery.config.params): `((name))` references, declarations, matrix, conditions.
 PARAMETER_NAME_PATTERN = r"\A[a-z_][a-z0-9_]*\Z"
 INSTANCE_NAME_PATTERN = r"\A[a-z0-9](?!.*\.\.)[a-z0-9._-]*\Z"
@@ -253,6 +506,8 @@ RECIPE_SCHEMA: dict[str, Any] = {
                         "owners": {"type": "array", "minItems": 1, "items": _packer_string},
                         "name": {**_packer_string, "maxLength": 128},
                         "architecture": {"enum": ["x86_64", "arm64"]},
+                        "filters": _ec2_filters,
+                        "include_deprecated": {"type": "boolean"},
                     },
                 },
                 "recipe": {
@@ -281,22 +536,84 @@ RECIPE_SCHEMA: dict[str, Any] = {
         "environment": _env,
         "provision": {
             "type": "array",
+            "maxItems": 200,
             "items": {
                 "type": "object",
                 "additionalProperties": False,
                 "properties": {
                     "script": _string,
+                    "args": {"type": "array", "maxItems": 100, "items": _packer_string_any},
                     "inline": {"type": "array", "minItems": 1, "items": _string},
+                    "shebang": {
+                        "type": "string",
+                        "pattern": SHEBANG_PATTERN,
+                        "description": "interpreter of an inline step (Packer inline_shebang); "
+                        "default /bin/sh -e",
+                    },
                     "file": {
                         "type": "object",
                         "additionalProperties": False,
                         "required": ["source", "destination"],
-                        "properties": {"source": _string, "destination": _packer_string},
+                        "properties": {"source": _string, "destination": _remote_path},
+                        "description": "upload a file, or a folder (source ending in / uploads "
+                        "its contents), keeping each file's mode",
                     },
+                    "download": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["source", "destination"],
+                        "properties": {
+                            "source": {
+                                **_remote_path,
+                                "allOf": [
+                                    {"pattern": NO_TEMPLATE_PATTERN},
+                                    {"pattern": REMOTE_PATH_PATTERN},
+                                    {"pattern": DOWNLOAD_PATTERN},
+                                ],
+                                "description": "one file on the instance (no wildcard, no /)",
+                            },
+                            "destination": {
+                                "type": "string",
+                                "pattern": ARTIFACT_PATTERN,
+                                "maxLength": 200,
+                                "description": "a file name under the build's artifacts/",
+                            },
+                        },
+                    },
+                    "reboot": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {"pause": _delay, "timeout": _duration},
+                        "description": "reboot the instance and wait for it: pause (default 30s) "
+                        "before reconnecting, for at most timeout (default 10m)",
+                    },
+                    "ansible": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["playbook"],
+                        "properties": {
+                            "playbook": _string,
+                            "folder": _string,
+                            "galaxy_file": _string,
+                            "extra_vars": {
+                                "type": "object",
+                                "maxProperties": 100,
+                                "propertyNames": {"pattern": ENV_NAME_PATTERN},
+                                "additionalProperties": {"type": ["string", "integer", "boolean"]},
+                            },
+                        },
+                        "description": "run ansible-playbook on the instance (connection local)",
+                    },
+                    "run_as": {"enum": ["root", "user"]},
+                    "pause_before": _delay,
+                    "timeout": _duration,
+                    "max_retries": {"type": "integer", "minimum": 0, "maximum": 20},
+                    "expect_disconnect": {"type": "boolean"},
+                    "start_retry_timeout": _duration,
                     **_step_env,
                     "when": _condition,
                 },
-                "oneOf": [{"required": [kind]} for kind in ("script", "inline", "file")],
+                "oneOf": [{"required": [kind]} for kind in STEP_KINDS],
             },
         },
         "distribute": {
@@ -305,6 +622,16 @@ RECIPE_SCHEMA: dict[str, Any] = {
             "properties": {
                 "regions": {"type": "array", "items": _region, "uniqueItems": True},
                 "accounts": {"type": "array", "items": _account, "uniqueItems": True},
+                "organizations": {
+                    "type": "array",
+                    "uniqueItems": True,
+                    "items": {"type": "string", "pattern": ORG_ARN_PATTERN},
+                },
+                "organizational_units": {
+                    "type": "array",
+                    "uniqueItems": True,
+                    "items": {"type": "string", "pattern": OU_ARN_PATTERN},
+                },
                 "kms_key_ids": {
                     "type": "object",
                     "propertyNames": {"pattern": REGION_PATTERN},
@@ -379,7 +706,19 @@ PROJECT_SCHEMA: dict[str, Any] = {
             "propertyNames": {"pattern": REGION_PATTERN},
             "additionalProperties": {"type": "string", "pattern": KMS_PATTERN},
         },
-        "share_allowlist": {"type": "array", "items": _account, "uniqueItems": True},
+        "share_allowlist": {
+            "type": "array",
+            "uniqueItems": True,
+            "items": {
+                "anyOf": [
+                    _account,
+                    {"type": "string", "pattern": ORG_ARN_PATTERN},
+                    {"type": "string", "pattern": OU_ARN_PATTERN},
+                ]
+            },
+            "description": "accounts, organizations and organizational units (ARNs) images may "
+            "be shared with",
+        },
         "channels": {
             "type": "object",
             "propertyNames": {"pattern": NAME_PATTERN, "maxLength": 63},

@@ -28,6 +28,17 @@ _PATTERN_MESSAGES = {
     s.PARAMETER_NAME_PATTERN: "is not a parameter name (lowercase letters, digits and _, not "
     "starting with a digit)",
     s.RECIPE_REF_PATTERN: "is not a recipe: a name, an instance name, or NAME[param=value,...]",
+    s.REMOTE_PATH_PATTERN: "is not a path on the instance: it may not end in . or .. (name a "
+    "folder with a trailing /)",
+    s.DOWNLOAD_PATTERN: "is not one file on the instance: no wildcard (* ? [), no trailing /",
+    s.ARTIFACT_PATTERN: "is not a file name under artifacts/: letters, digits, . _ - and /, "
+    "no .. and no part starting with a dot",
+    s.SHEBANG_PATTERN: "is not an interpreter line: an absolute path and up to 4 plain "
+    "arguments, e.g. /bin/bash -e",
+    s.ORG_ARN_PATTERN: "is not an organization ARN (arn:aws:organizations::ACCOUNT:"
+    "organization/o-...)",
+    s.OU_ARN_PATTERN: "is not an organizational unit ARN (arn:aws:organizations::ACCOUNT:"
+    "ou/o-.../ou-...)",
 }
 _REFUSED = re.compile(s.REFUSED_CHARACTERS)
 _LINE_BREAKS = "\n\r\x0b\x0c\x85\u2028\u2029"
@@ -103,9 +114,10 @@ def _character_problems(doc: MarkedDocument) -> tuple[list[Problem], list[PathKe
 
     def _check(text: str, path: PathKey, *, is_key: bool) -> bool:
         tab_ok = not is_key and any(_matches(path, glob) for glob in s.TAB_ALLOWED)
+        text_ok = not is_key and any(_matches(path, glob) for glob in s.TEXT_ALLOWED)
         for found in _REFUSED.finditer(text):
             char = found.group()
-            if char == "\t" and tab_ok:
+            if (char == "\t" and tab_ok) or (char in "\t\n" and text_ok):
                 continue
             refused.append(path)
             problems.append(

@@ -223,6 +223,8 @@ def revoke(
         for image in target.images:
             aws.mark_revoked(gateway, image.region, image.ami_id, reason)
             note = aws.deprecate(gateway, image.region, image.ami_id, now)
+            if note:
+                note += "; the image is tagged and recorded revoked, not deprecated in EC2"
             if note and note not in notes:
                 notes.append(note)
         if not keep_shares:

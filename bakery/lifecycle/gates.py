@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Collection, Sequence
 
 from bakery.config.project import Channel
+from bakery.config.schema import UNIT_ARN_PATTERN
 from bakery.lineage.records import BuildRecord, Promotion, SmokeTest, Status
 
 
@@ -74,6 +75,8 @@ def share_problems(
 
 
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
+# An organization's or organizational unit's ARN (distribute.organizations, .organizational_units).
+ORGANIZATION_ARN = re.compile(UNIT_ARN_PATTERN)
 # What EC2 takes as "everyone": the launch permission group `all` (the image becomes public).
 PUBLIC = frozenset({"all"})
 
@@ -81,8 +84,9 @@ PUBLIC = frozenset({"all"})
 def grant_problems(accounts: Sequence[str], allowlist: Collection[str]) -> list[str]:
     """Return why launch permission may not be given to `accounts` (empty when it may).
 
-    Every grant goes through here: `bakery share`, the accounts a bake shares with, the shares a
-    copy carries to another region. No account may be `all`: bakery never makes an image public.
+    Every grant goes through here: `bakery share`, the accounts, organizations and organizational
+    units a bake shares with, the shares a copy carries to another region. None may be `all`:
+    bakery never makes an image public.
     """
     problems: list[str] = []
     for account in accounts:
@@ -92,11 +96,15 @@ def grant_problems(accounts: Sequence[str], allowlist: Collection[str]) -> list[
                 f"sharing with {shown} would make the image public; bakery never makes images "
                 "public, name the accounts (listed in share_allowlist of bakery.yaml)"
             )
-        elif not ACCOUNT_ID.fullmatch(account):
-            problems.append(f"{shown} is not an AWS account id (12 digits)")
-        elif account not in allowlist:
+        elif not (ACCOUNT_ID.fullmatch(account) or ORGANIZATION_ARN.fullmatch(account)):
             problems.append(
-                f"account {account} is not in share_allowlist of bakery.yaml; "
+                f"{shown} is not an AWS account id (12 digits) nor the ARN of an organization "
+                "or organizational unit"
+            )
+        elif account not in allowlist:
+            what = "account" if ACCOUNT_ID.fullmatch(account) else "organization"
+            problems.append(
+                f"{what} {account} is not in share_allowlist of bakery.yaml; "
                 "add it there to share with it"
             )
     return problems

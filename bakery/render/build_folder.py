@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shlex
 import stat
@@ -15,7 +16,19 @@ from typing import Any, Literal
 
 from bakery.config.params import resolve_build_references
 from bakery.config.paths import has_control, shown
-from bakery.config.recipe import FileStep, InlineStep, Recipe, ScriptStep, upload_name
+from bakery.config.recipe import (
+    AnsibleStep,
+    DownloadStep,
+    FileStep,
+    InlineStep,
+    RebootStep,
+    Recipe,
+    ScriptStep,
+    Step,
+    StepOptions,
+    Volume,
+    upload_name,
+)
 from bakery.config.tags import BUILD_TAG_VARIABLES, image_tags, run_tags
 from bakery.errors import BakeryError, UsageError
 from bakery.render import hcl
@@ -28,10 +41,25 @@ HYGIENE_SCRIPT = "hygiene.sh"
 
 # Packer expands {{ .Path }} and {{ .Vars }}; the step's environment comes from the env file
 # uploaded before it, so no recipe value ever passes through Packer's Go template engine.
-_RUN_WITH_ENV = "sh -c 'set -a; . %s; set +a; exec \"$0\"' {{ .Path }}"
+_RUN_WITH_ENV = 'sh -c \'set -a; . %s; set +a; exec "$0" "$@"\' {{ .Path }}'
 _RUN_AS_ROOT = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E " + _RUN_WITH_ENV
 _RUN_AS_USER = "chmod +x {{ .Path }}; {{ .Vars }} " + _RUN_WITH_ENV
 _HYGIENE_RUN = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E bash '{{ .Path }}'"
+# Bakery's own helper scripts (unpacking an upload, running a playbook), as root or as the user.
+_HELPER_AS_ROOT = "chmod +x {{ .Path }}; sudo sh '{{ .Path }}'"
+_HELPER_AS_USER = "chmod +x {{ .Path }}; sh '{{ .Path }}'"
+# What a reboot step runs: the connection drops, Packer expects it, then waits to reconnect.
+_REBOOT_COMMAND = "sudo systemctl reboot || sudo shutdown -r now"
+USER_DATA = "user-data"
+# Settings Packer 1.6 does not know (its amazon builder predates them), and what bakery does.
+ONLY_17 = (
+    "metadata_options",
+    "imds_support",
+    "deprecate_at",
+    "temporary_key_pair_type",
+    "ami_org_arns",
+    "ami_ou_arns",
+)
 
 VARIABLES: tuple[tuple[str, str, str | None], ...] = (
     ("source_ami", "AMI id the build starts from, resolved by bakery", None),
@@ -155,6 +183,10 @@ def render(
     texts = template_texts()
     used = {path: read(path) for path in recipe.used_files}
     files: dict[str, bytes] = {HYGIENE_SCRIPT: texts[HYGIENE_SCRIPT].encode()}
+    if recipe.build.user_data_file is not None:
+        files[USER_DATA] = used[recipe.build.user_data_file]
+    elif recipe.build.user_data is not None:
+        files[USER_DATA] = recipe.build.user_data.encode()
     steps = _steps(recipe, used, files, local)
     references = {name: hcl.Reference(f"var.{name}") for name in BUILD_TAG_VARIABLES.values()}
     computed = computed_variables(recipe)
@@ -171,6 +203,9 @@ def render(
         "region": recipe.region,
         "ami_name_prefix": ami_name_prefix(recipe),
         "build": recipe.build,
+        "settings": source_settings(recipe, dialect, local),
+        "volumes": [volume_attributes(volume) for volume in recipe.build.volumes],
+        "ami_volumes": [volume_attributes(volume) for volume in recipe.build.ami_volumes],
         "distribute": recipe.distribute,
         "variables": [
             {"name": name, "description": text, "default": default}
@@ -189,7 +224,10 @@ def render(
             local=local,
             user_tags=user_tags,
         ),
-        "run_tags": run_tags(recipe, hcl.Reference("var.build_id")),
+        "run_tags": {
+            **recipe.build.run_tags,
+            **run_tags(recipe, hcl.Reference("var.build_id")),
+        },
         "steps": steps,
         "manifest_data": {
             "build_id": hcl.Reference("var.build_id"),
@@ -202,6 +240,116 @@ def render(
     files[f"{recipe.name}.pkr.hcl"] = text.encode()
     digest = content_digest(recipe, project_tags, used, texts)
     return Rendered(recipe.name, dict(sorted(files.items())), digest)
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """What the `amazon-ebs` source gets besides the settings the template writes itself."""
+
+    attributes: list[tuple[str, object]]
+    blocks: list[tuple[str, list[tuple[str, object]]]]
+
+
+def source_settings(recipe: Recipe, dialect: TemplateDialect, local: bool) -> SourceSettings:
+    """The `amazon-ebs` attributes and blocks of the recipe's build settings, for a dialect.
+
+    Packer 1.6's amazon builder predates metadata_options, imds_support, deprecate_at,
+    temporary_key_pair_type and organization sharing: bakery sets the image ones through the
+    EC2 API after the build (bakery.bake.build_one), refuses the others for a real build, and
+    leaves them out of a local one. Local mode has no connection, no spot market and its own
+    network, so it leaves those settings out too.
+    """
+    build, dist = recipe.build, recipe.distribute
+    new = dialect == "1.7+"
+    attributes: list[tuple[str, object]] = []
+    blocks: list[tuple[str, list[tuple[str, object]]]] = []
+
+    def add(key: str, value: object) -> None:
+        if value is not None and value != () and value != {}:
+            attributes.append((key, value))
+
+    options = build.metadata_options
+    if new:
+        metadata = [
+            ("http_endpoint", options.http_endpoint),
+            ("http_tokens", options.http_tokens),
+            ("http_put_response_hop_limit", options.http_put_response_hop_limit),
+            ("instance_metadata_tags", options.instance_metadata_tags),
+        ]
+        blocks.append(("metadata_options", [(k, v) for k, v in metadata if v is not None]))
+        if build.imds_support != "none":
+            add("imds_support", build.imds_support)
+        if build.deprecate_after_days:
+            hours = f"{build.deprecate_after_days * 24}h"
+            add("deprecate_at", hcl.Call("timeadd", (hcl.Reference("var.build_date"), hours)))
+        add("ami_org_arns", dist.organizations)
+        add("ami_ou_arns", dist.organizational_units)
+    else:
+        if options.given and not local:
+            raise UsageError(
+                f"recipe {recipe.name}: build.metadata_options needs Packer 1.7 or newer (1.6's "
+                "amazon builder has no metadata options); upgrade Packer or drop the setting"
+            )
+        if build.temporary_key_pair_type == "ed25519" and not local:
+            raise UsageError(
+                f"recipe {recipe.name}: temporary_key_pair_type ed25519 needs Packer 1.7 or "
+                "newer; upgrade Packer or drop the setting"
+            )
+    if not local:
+        add("ssh_interface", build.ssh_interface)
+        add("ssh_pty", build.ssh_pty)
+        add("ssh_timeout", build.ssh_timeout)
+        if new:
+            add("temporary_key_pair_type", build.temporary_key_pair_type)
+        add("temporary_security_group_source_cidrs", build.temporary_security_group_source_cidrs)
+        add("vpc_id", build.vpc_id)
+        if build.subnet_filter is not None:
+            flt = build.subnet_filter
+            items = [
+                ("filters", dict(flt.filters)),
+                ("most_free", flt.most_free),
+                ("random", flt.random),
+            ]
+            blocks.append(("subnet_filter", [(k, v) for k, v in items if v is not None]))
+        if build.security_group_filter is not None:
+            blocks.append(
+                ("security_group_filter", [("filters", dict(build.security_group_filter.filters))])
+            )
+        add("spot_instance_types", build.spot_instance_types)
+        add("spot_price", build.spot_price)
+        add("custom_endpoint_ec2", build.custom_endpoint_ec2)
+    if build.user_data is not None or build.user_data_file is not None:
+        add("user_data_file", hcl.RootPath(USER_DATA))
+    add("ebs_optimized", build.ebs_optimized)
+    add("ena_support", build.ena_support)
+    add("sriov_support", build.sriov_support)
+    add("ami_product_codes", build.ami_product_codes)
+    for key, value in build.extra.items():
+        add(key, dict(value) if isinstance(value, Mapping) else value)
+    if build.aws_polling is not None:
+        polling = [
+            ("delay_seconds", build.aws_polling.delay_seconds),
+            ("max_attempts", build.aws_polling.max_attempts),
+        ]
+        blocks.append(("aws_polling", [(k, v) for k, v in polling if v is not None]))
+    return SourceSettings(attributes, blocks)
+
+
+def volume_attributes(volume: Volume) -> list[tuple[str, object]]:
+    """A volume's block attributes, in the order Packer documents them, unset ones left out."""
+    items = [
+        ("device_name", volume.device_name),
+        ("no_device", volume.no_device),
+        ("snapshot_id", volume.snapshot_id),
+        ("volume_size", volume.volume_size),
+        ("volume_type", volume.volume_type),
+        ("iops", volume.iops),
+        ("throughput", volume.throughput),
+        ("encrypted", volume.encrypted),
+        ("kms_key_id", volume.kms_key_id),
+        ("delete_on_termination", volume.delete_on_termination),
+    ]
+    return [(key, value) for key, value in items if value is not None]
 
 
 def _computed_declarations(computed: Mapping[str, str]) -> list[tuple[str, str, str | None]]:
@@ -217,84 +365,8 @@ def _steps(
 ) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
     for index, step in enumerate(recipe.provision, start=1):
-        if isinstance(step, FileStep):
-            name = upload_name(index, step.source)
-            files[name] = used[step.source]
-            if local:
-                steps.append(
-                    _local_step(
-                        index,
-                        "file",
-                        step.source,
-                        [
-                            f"test -f {name}",
-                            _echo(f"would upload {name} to {step.destination}"),
-                        ],
-                    )
-                )
-            else:
-                steps.append(
-                    _step(
-                        index,
-                        "file",
-                        step.source,
-                        "file",
-                        {
-                            "source": hcl.RootPath(name),
-                            "destination": step.destination,
-                        },
-                    )
-                )
-            continue
-        env_name = f"steps/{index:02d}.env"
-        remote_env = f"/tmp/bakery-step-{index:02d}.env"
-        files[env_name] = _env_file(recipe, index, {**recipe.environment, **step.env})
-        if isinstance(step, ScriptStep):
-            name, kind, origin = upload_name(index, step.path), "script", step.path
-            files[name] = used[step.path]
-            command, who = _RUN_AS_ROOT % remote_env, "as root"
-        else:
-            name, kind, origin = f"steps/{index:02d}-inline.sh", "inline", "inline"
-            files[name] = _inline_script(recipe, index, step)
-            command, who = _RUN_AS_USER % remote_env, "as the build user"
-        if local:
-            steps.append(
-                _local_step(
-                    index,
-                    kind,
-                    origin,
-                    [
-                        *_syntax_checks(name, shell="sh" if kind == "inline" else "bash"),
-                        f"sh -n {env_name}",
-                        _echo(f"would run {name} {who} with {env_name}"),
-                    ],
-                )
-            )
-            continue
-        steps.append(
-            _step(
-                index,
-                "environment",
-                env_name,
-                "file",
-                {
-                    "source": hcl.RootPath(env_name),
-                    "destination": remote_env,
-                },
-            )
-        )
-        steps.append(
-            _step(
-                index,
-                kind,
-                origin,
-                "shell",
-                {
-                    "script": hcl.RootPath(name),
-                    "execute_command": command,
-                },
-            )
-        )
+        made = _step_provisioners(recipe, index, step, used, files, local)
+        steps.extend(_with_options(made, step.options, local))
     if recipe.hygiene.skip:
         return steps
     index = len(recipe.provision) + 1
@@ -327,6 +399,326 @@ def _steps(
     return steps
 
 
+def _with_options(
+    made: list[dict[str, Any]], options: StepOptions, local: bool
+) -> list[dict[str, Any]]:
+    """Give a step's provisioners its options: pause_before on the first, the rest on each
+    shell provisioner (the one that runs the step). Local checks take none: they are quick and
+    never lose a connection."""
+    if local or not made:
+        return made
+    first = made[0]["attributes"]
+    if options.pause_before is not None:
+        first["pause_before"] = options.pause_before
+    for item in made:
+        attributes = item["attributes"]
+        if options.timeout is not None:
+            attributes["timeout"] = options.timeout
+        if options.max_retries is not None:
+            attributes["max_retries"] = options.max_retries
+        if item["type"] == "shell" and item["kind"] not in ("environment", "upload"):
+            if options.expect_disconnect is not None:
+                attributes["expect_disconnect"] = options.expect_disconnect
+            if options.start_retry_timeout is not None:
+                attributes["start_retry_timeout"] = options.start_retry_timeout
+    return made
+
+
+def _step_provisioners(
+    recipe: Recipe,
+    index: int,
+    step: Step,
+    used: Mapping[str, bytes],
+    files: dict[str, bytes],
+    local: bool,
+) -> list[dict[str, Any]]:
+    if isinstance(step, FileStep):
+        return _upload_step(recipe, index, step, used, files, local)
+    if isinstance(step, DownloadStep):
+        return [_download_step(index, step, local)]
+    if isinstance(step, RebootStep):
+        return _reboot_step(index, step, local)
+    if isinstance(step, AnsibleStep):
+        return _ansible_step(recipe, index, step, used, files, local)
+    env_name = f"steps/{index:02d}.env"
+    remote_env = f"/tmp/bakery-step-{index:02d}.env"
+    args = step.args if isinstance(step, ScriptStep) else ()
+    files[env_name] = _env_file(recipe, index, {**recipe.environment, **step.env}, args)
+    if isinstance(step, ScriptStep):
+        name, kind, origin = upload_name(index, step.path), "script", step.path
+        files[name] = used[step.path]
+        shell: str | None = "bash"
+    else:
+        name, kind, origin = f"steps/{index:02d}-inline.sh", "inline", "inline"
+        files[name] = _inline_script(recipe, index, step)
+        shell = _shell_of(step.shebang)
+    root = step.run_as == "root"
+    command = (_RUN_AS_ROOT if root else _RUN_AS_USER) % remote_env
+    who = "as root" if root else "as the build user"
+    if local:
+        return [
+            _local_step(
+                index,
+                kind,
+                origin,
+                [
+                    *(_syntax_checks(name, shell=shell) if shell else []),
+                    f"sh -n {env_name}",
+                    _echo(f"would run {name} {who} with {env_name}"),
+                ],
+            )
+        ]
+    return [
+        _step(
+            index,
+            "environment",
+            env_name,
+            "file",
+            {"source": hcl.RootPath(env_name), "destination": remote_env},
+        ),
+        _step(
+            index,
+            kind,
+            origin,
+            "shell",
+            {"script": hcl.RootPath(name), "execute_command": command},
+        ),
+    ]
+
+
+def _shell_of(shebang: str | None) -> str | None:
+    """The shell that can check an inline step's syntax: sh or bash; None for another one."""
+    if shebang is None:
+        return "sh"
+    program = PurePosixPath(shebang.split(" ", 1)[0]).name
+    if program == "env":
+        parts = shebang.split()
+        program = parts[1] if len(parts) > 1 else ""
+    return program if program in ("sh", "bash", "dash") else None
+
+
+def _upload_step(
+    recipe: Recipe,
+    index: int,
+    step: FileStep,
+    used: Mapping[str, bytes],
+    files: dict[str, bytes],
+    local: bool,
+) -> list[dict[str, Any]]:
+    if step.folder:
+        target, entries = step.destination, [(item.name, item) for item in step.files]
+    elif step.destination.endswith("/"):
+        target, entries = step.destination, [(step.files[0].name, step.files[0])]
+    else:
+        # The text as written, not normalised: `a//b` stays what the user typed.
+        parent, name = posixpath.split(step.destination)
+        target, entries = parent or ".", [(name, step.files[0])]
+    archive = f"steps/{index:02d}-upload.tar.gz"
+    files[archive] = tree_archive([(name, used[item.path], item.mode) for name, item in entries])
+    count = f"{len(entries)} file{'s' if len(entries) != 1 else ''}"
+    return _archive_step(
+        recipe,
+        index,
+        "file",
+        step.source,
+        archive,
+        target,
+        step.run_as,
+        files,
+        local,
+        count,
+        step.destination,
+    )
+
+
+def _archive_step(
+    recipe: Recipe,
+    index: int,
+    kind: str,
+    origin: str,
+    archive: str,
+    target: str,
+    run_as: str,
+    files: dict[str, bytes],
+    local: bool,
+    count: str,
+    shown_destination: str,
+    then: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    remote = f"/tmp/bakery-step-{index:02d}.tar.gz"
+    helper = f"steps/{index:02d}-{kind}.sh"
+    files[helper] = _unpack_script(recipe, index, remote, target, then)
+    who = "as root" if run_as == "root" else "as the build user"
+    if local:
+        return [
+            _local_step(
+                index,
+                kind,
+                origin,
+                [
+                    f"tar -tzf {archive} >/dev/null",
+                    f"sh -n {helper}",
+                    _echo(f"would upload {count} to {shown_destination} {who}"),
+                ],
+            )
+        ]
+    command = _HELPER_AS_ROOT if run_as == "root" else _HELPER_AS_USER
+    return [
+        _step(
+            index,
+            "upload",
+            archive,
+            "file",
+            {"source": hcl.RootPath(archive), "destination": remote},
+        ),
+        _step(
+            index,
+            kind,
+            origin,
+            "shell",
+            {"script": hcl.RootPath(helper), "execute_command": command},
+        ),
+    ]
+
+
+def tree_archive(entries: Sequence[tuple[str, bytes, int]]) -> bytes:
+    """A gzip'd tar of (name, bytes, mode) entries, the same bytes for the same entries: sorted,
+    no times, owner root, no folder entries (so unpacking never changes an existing folder)."""
+    import gzip
+    import io
+    import tarfile
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data, mode in sorted(entries):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), mode, 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def _unpack_script(
+    recipe: Recipe, index: int, remote: str, target: str, then: Sequence[str]
+) -> bytes:
+    word = shell_word(recipe, "destination", target)
+    lines = [
+        "#!/bin/sh",
+        f"# Step {index} of recipe {recipe.name}, written by bakery: unpack an upload, modes kept.",
+        "set -e",
+        f"target={word}",
+        'mkdir -p -- "$target"',
+        f'tar -xzpf {remote} -C "$target"',
+        f"rm -f {remote}",
+        *then,
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _download_step(index: int, step: DownloadStep, local: bool) -> dict[str, Any]:
+    kept = f"artifacts/{step.destination}"
+    if local:
+        parent = str(PurePosixPath(kept).parent)
+        note = f"bakery local: the emulator has no instance; {step.source} is not downloaded"
+        return _local_step(
+            index,
+            "download",
+            step.source,
+            [
+                f"mkdir -p {shlex.quote(parent)}",
+                f"echo {shlex.quote(note)} > {shlex.quote(kept)}",
+                _echo(f"would download {step.source} to {kept}"),
+            ],
+        )
+    return _step(
+        index,
+        "download",
+        step.source,
+        "file",
+        {"source": step.source, "destination": hcl.RootPath(kept), "direction": "download"},
+    )
+
+
+def _reboot_step(index: int, step: RebootStep, local: bool) -> list[dict[str, Any]]:
+    if local:
+        return [_local_step(index, "reboot", "reboot", [_echo("would reboot and wait")])]
+    return [
+        _step(
+            index,
+            "reboot",
+            "reboot",
+            "shell",
+            {"inline": [_REBOOT_COMMAND], "expect_disconnect": True, "skip_clean": True},
+        ),
+        _step(
+            index,
+            "reconnect",
+            "reboot",
+            "shell",
+            {
+                "inline": ["echo 'bakery: the instance is back after its reboot'"],
+                "pause_before": step.pause,
+                "start_retry_timeout": step.timeout,
+            },
+        ),
+    ]
+
+
+def _ansible_step(
+    recipe: Recipe,
+    index: int,
+    step: AnsibleStep,
+    used: Mapping[str, bytes],
+    files: dict[str, bytes],
+    local: bool,
+) -> list[dict[str, Any]]:
+    import json
+
+    remote_folder = f"/tmp/bakery-ansible-{index:02d}"
+    variables = json.dumps(dict(step.extra_vars), sort_keys=True, indent=2).encode() + b"\n"
+    environment = _env_file(recipe, index, {**recipe.environment, **step.env})
+    # The extra vars and the environment travel inside the archive, next to the playbook.
+    entries = [(item.name, used[item.path], item.mode) for item in step.files]
+    entries += [
+        (".bakery-extra-vars.json", variables, 0o644),
+        (".bakery-step.env", environment, 0o600),
+    ]
+    archive = f"steps/{index:02d}-upload.tar.gz"
+    files[archive] = tree_archive(entries)
+    then = [
+        'cd "$target"',
+        "set -a; . ./.bakery-step.env; set +a",
+        "if ! command -v ansible-playbook >/dev/null 2>&1; then",
+        "  echo 'bakery: ansible-playbook is not installed on the instance; install it in an "
+        "earlier step' >&2",
+        "  exit 127",
+        "fi",
+    ]
+    if step.galaxy_file is not None:
+        then.append(f"ansible-galaxy install -r {shell_word(recipe, 'galaxy', step.galaxy_file)}")
+    playbook = shell_word(recipe, "playbook", step.playbook)
+    then += [
+        f"ansible-playbook -i localhost, -c local -e @.bakery-extra-vars.json {playbook}",
+        'cd / && rm -rf -- "$target"',
+    ]
+    entries_count = f"{len(step.files)} files of {step.folder}"
+    return _archive_step(
+        recipe,
+        index,
+        "ansible",
+        step.playbook,
+        archive,
+        remote_folder,
+        step.run_as,
+        files,
+        local,
+        entries_count,
+        remote_folder,
+        then,
+    )
+
+
 def _syntax_checks(name: str, shell: str) -> list[str]:
     # Local mode has no instance: check what would run (shell-local runs in the build folder).
     return [
@@ -349,9 +741,14 @@ def _step(
     return {"index": index, "kind": kind, "origin": origin, "type": type_, "attributes": attributes}
 
 
-def _env_file(recipe: Recipe, index: int, env: Mapping[str, str]) -> bytes:
+def _env_file(
+    recipe: Recipe, index: int, env: Mapping[str, str], args: Sequence[str] = ()
+) -> bytes:
     lines = [f"# Environment of step {index} of recipe {recipe.name}, written by bakery."]
     lines += [f"{key}={shell_word(recipe, key, value)}" for key, value in sorted(env.items())]
+    if args:
+        # The script's arguments: `set --` in the sourced file sets them for `exec "$0" "$@"`.
+        lines.append("set -- " + " ".join(shell_word(recipe, "args", arg) for arg in args))
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -377,12 +774,13 @@ def shell_word(recipe: Recipe, key: str, value: str) -> str:
 
 
 def _inline_script(recipe: Recipe, index: int, step: InlineStep) -> bytes:
-    # Packer runs inline commands with `/bin/sh -e`; this file keeps that meaning.
-    header = [
-        "#!/bin/sh",
-        f"# Inline step {index} of recipe {recipe.name}, written by bakery.",
-        "set -e",
-    ]
+    # Packer runs inline commands with `/bin/sh -e` unless inline_shebang says otherwise; this
+    # file keeps that meaning: the shebang line, or sh with `set -e`.
+    comment = f"# Inline step {index} of recipe {recipe.name}, written by bakery."
+    if step.shebang is not None:
+        header = [f"#!{step.shebang}", comment]
+    else:
+        header = ["#!/bin/sh", comment, "set -e"]
     return ("\n".join([*header, *step.commands]) + "\n").encode()
 
 

@@ -28,6 +28,22 @@ class Reference:
             raise ValueError(f"not an HCL reference: {self.name!r}")
 
 
+_FUNCTIONS = frozenset({"timeadd"})
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call of one of a few HCL functions (`timeadd(var.build_date, "720h")`), its arguments
+    written as literals."""
+
+    function: str
+    arguments: tuple[object, ...]
+
+    def __post_init__(self) -> None:
+        if self.function not in _FUNCTIONS:
+            raise ValueError(f"not an HCL function bakery writes: {self.function!r}")
+
+
 @dataclass(frozen=True)
 class RootPath:
     """A path relative to the template's folder, written as `"${path.root}/<path>"`."""
@@ -62,6 +78,8 @@ def literal(value: object, indent: int = 0) -> str:
     """Write `value` (str, int, float, bool, list, map) as HCL; maps span lines at `indent`."""
     if isinstance(value, Reference):
         return value.name
+    if isinstance(value, Call):
+        return f"{value.function}(" + ", ".join(_inline(item) for item in value.arguments) + ")"
     if isinstance(value, RootPath):
         return '"${path.root}/' + escape_string(value.relative)[1:]
     if isinstance(value, bool):

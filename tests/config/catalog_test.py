@@ -55,7 +55,7 @@ SCENARIOS = [
     (
         "provision:\n  - {script: a.sh, inline: [x]}\n",
         "recipes/app.yaml:6:5: E1006 provision[0]: needs "
-        "exactly one of: script, inline, file (found script, inline)",
+        "exactly one of: script, inline, file, download, reboot, ansible (found script, inline)",
     ),
     (
         "hygiene: {skip: true}\n",

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import io
 import json
 import os
+import posixpath
 import subprocess
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ from bakery.config.project import load_project
 from bakery.config.recipe import Recipe
 from bakery.config.secrets import scan_bytes
 from bakery.packer import binary as packer
-from bakery.render.build_folder import Rendered, TemplateDialect, render, write
+from bakery.render.build_folder import ONLY_17, Rendered, TemplateDialect, render, write
 from tests.support.project import ProjectFactory
 
 GOLDEN = Path(__file__).parents[1] / "golden"
@@ -127,9 +130,11 @@ def test_provisioners_run_in_recipe_order_then_hygiene(sample_project: Path) -> 
     rendered = render_recipe(catalog, "web")
     build = parse(rendered)["build"][0]
     kinds = [next(iter(p)) for p in build["provisioner"]]
-    assert kinds == ['"file"', '"file"', '"shell"', '"file"', '"shell"', '"shell"']
+    # A file goes up as an archive bakery unpacks; a script's environment goes up before it.
+    assert kinds == ['"file"', '"shell"', '"file"', '"shell"', '"file"', '"shell"', '"shell"']
     scripts = [unquote(p['"shell"']["script"]) for p in build["provisioner"] if '"shell"' in p]
     assert scripts == [
+        "${path.root}/steps/01-file.sh",
         "${path.root}/steps/02-install-nginx.sh",
         "${path.root}/steps/03-inline.sh",
         "${path.root}/hygiene.sh",
@@ -159,13 +164,23 @@ def test_hygiene_skip_drops_the_step_and_records_the_reason(make_project: Projec
     assert tags["bakery:hygiene-skipped"] == "vendor image checks its own keys"
 
 
-def test_dialects_differ_only_in_the_packer_block(sample_project: Path) -> None:
+def test_dialects_differ_only_in_the_packer_block_and_the_settings_only_17_has(
+    sample_project: Path,
+) -> None:
     catalog = catalog_of(sample_project)
     old = parse(render_recipe(catalog, "web", "1.6"))
     new = parse(render_recipe(catalog, "web", "1.7+"))
     assert "required_plugins" not in old["packer"][0]
     plugins = unquote(new["packer"][0]["required_plugins"][0]["amazon"])
     assert plugins == {"source": "github.com/hashicorp/amazon", "version": ">= 1.2.0"}
+    new_source = source_block(new, "web")
+    assert unquote(new_source["imds_support"]) == "v2.0"
+    assert unquote(new_source["metadata_options"][0]["http_tokens"]) == "required"
+    raw_source = new["source"][0]['"amazon-ebs"']['"web"']
+    for key in ONLY_17:
+        raw_source.pop(key, None)
+    # The 1.6 template says in a comment what bakery sets through the API instead.
+    old["source"][0]['"amazon-ebs"']['"web"'].pop("__comments__")
     assert {k: v for k, v in old.items() if k != "packer"} == {
         k: v for k, v in new.items() if k != "packer"
     }
@@ -217,9 +232,15 @@ def test_injection_corpus_parses_back_to_the_recipe_values(injection_project: Pa
     assert source["ami_description"] == recipe.description
     for key, value in recipe.tags.items():
         assert source["tags"][key] == value
-    provisioners = parse(rendered)["build"][0]["provisioner"]
-    destinations = [unquote(p['"file"']["destination"]) for p in provisioners if '"file"' in p]
-    assert "/tmp/" + INJECTIONS[4] in destinations
+    # A file's destination reaches the shell that unpacks it as one quoted word.
+    unpack = rendered.files["steps/02-file.sh"].decode()
+    target = next(line for line in unpack.splitlines() if line.startswith("target="))
+    shown = subprocess.run(
+        ["sh", "-c", f'{target}; printf %s "$target"'], capture_output=True, check=True
+    ).stdout.decode()
+    with tarfile.open(fileobj=io.BytesIO(rendered.files["steps/02-upload.tar.gz"])) as archive:
+        (member,) = archive.getnames()
+    assert posixpath.join(shown, member) == "/tmp/" + INJECTIONS[4]
 
 
 def test_injection_corpus_reaches_the_shell_unchanged(

@@ -9,9 +9,13 @@ separators, unicode. Examples are derandomized, so a run is the same every time.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import posixpath
 import re
+import subprocess
+import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,7 @@ from bakery.config.catalog import load_catalog
 from bakery.config.project import load_project
 from bakery.config.recipe import FileStep, Recipe
 from bakery.errors import InvalidInputError
-from bakery.render.build_folder import render
+from bakery.render.build_folder import Rendered, render
 from bakery.render.hcl import escape_string
 from tests.support.packer_reading import python_hcl2_cannot_read
 
@@ -193,6 +197,21 @@ def env_values(data: bytes) -> dict[str, str]:
     return values
 
 
+def unpacked_path(rendered: Rendered, index: int) -> str:
+    """Where the file of upload step `index` lands: the unpack script's target, as the shell
+    reads it, joined with the archive's one member."""
+    script = rendered.files[f"steps/{index:02d}-file.sh"].decode()
+    target = next(line for line in script.splitlines() if line.startswith("target="))
+    shown = subprocess.run(
+        ["sh", "-c", f'{target}; printf %s "$target"'], capture_output=True, check=True
+    ).stdout.decode()
+    with tarfile.open(
+        fileobj=io.BytesIO(rendered.files[f"steps/{index:02d}-upload.tar.gz"])
+    ) as tar:
+        (member,) = tar.getnames()
+    return posixpath.join(shown, member)
+
+
 def check_rendered(recipe: Recipe, root: Path) -> None:
     rendered = render(recipe, {}, "1.6", lambda path: (root / path).read_bytes())
     text = rendered.files[rendered.template_name].decode()
@@ -213,13 +232,15 @@ def check_rendered(recipe: Recipe, root: Path) -> None:
     scripts = len(recipe.provision) - sum(isinstance(s, FileStep) for s in recipe.provision)
     files = len(recipe.provision) - scripts
     hygiene = 0 if recipe.hygiene.skip else 1
+    # Each step is two provisioners: an upload (an archive, or the step's env file), then the
+    # shell that unpacks or runs it; hygiene is one.
     assert kinds.count("file") == files + scripts, "one upload per file, one env file per step"
-    assert kinds.count("shell") == scripts + hygiene
-    assert len(kinds) == files + 2 * scripts + hygiene, "no provisioner but bakery's"
-    destinations = [block["file"]["destination"] for block in provisioners if "file" in block]
-    for step in recipe.provision:
+    assert kinds.count("shell") == files + scripts + hygiene
+    assert len(kinds) == 2 * (files + scripts) + hygiene, "no provisioner but bakery's"
+    for index, step in enumerate(recipe.provision, start=1):
         if isinstance(step, FileStep):
-            assert step.destination in destinations
+            landed = unpacked_path(rendered, index)
+            assert posixpath.normpath(landed) == posixpath.normpath(step.destination)
     for index, step in enumerate(recipe.provision, start=1):
         env = rendered.files.get(f"steps/{index:02d}.env")
         if env is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from bakery.aws.build_images import ImageSettings
 from bakery.aws.facts import SourceInfo
 from bakery.config.recipe import Source
 
@@ -16,6 +17,7 @@ class FakeBuildImages:
     def __init__(self, base_ami: str = BASE_AMI) -> None:
         self.base_ami = base_ami
         self.tags: dict[tuple[str, str], dict[str, str]] = {}
+        self.applied: list[tuple[str, str, ImageSettings]] = []
 
     def resolve(self, source: Source, region: str, trusted_owners: Sequence[str]) -> SourceInfo:
         return SourceInfo(source.kind, source.value, self.base_ami)
@@ -36,6 +38,13 @@ class FakeBuildImages:
             for (where, ami), tags in self.tags.items()
             if where == region and tags.get("bakery:build-id") == build_id
         )
+
+    def boot_of(self, region: str, ami_id: str) -> tuple[str | None, str | None]:
+        return "uefi", "v2.0"
+
+    def apply(self, region: str, ami_id: str, settings: ImageSettings) -> list[str]:
+        self.applied.append((region, ami_id, settings))
+        return []
 
     def name_of(self, region: str, ami_id: str) -> str | None:
         return f"image-of-{ami_id}"

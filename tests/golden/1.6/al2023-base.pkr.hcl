@@ -58,6 +58,8 @@ source "amazon-ebs" "al2023-base" {
   communicator    = "ssh"
   ssh_username    = "ec2-user"
   encrypt_boot    = true
+  # Packer 1.6 has no metadata_options, imds_support, deprecate_at or organization sharing:
+  # bakery sets the image's through the EC2 API after the build.
 
   launch_block_device_mappings {
     device_name           = "/dev/xvda"
@@ -122,7 +124,7 @@ build {
   # step 1: script "recipes/scripts/base/update-packages.sh"
   provisioner "shell" {
     script          = "${path.root}/steps/01-update-packages.sh"
-    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-01.env; set +a; exec \"$0\"' {{ .Path }}"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-01.env; set +a; exec \"$0\" \"$@\"' {{ .Path }}"
   }
 
   # step 2: hygiene "hygiene.sh"

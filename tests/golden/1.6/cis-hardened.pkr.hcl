@@ -58,6 +58,8 @@ source "amazon-ebs" "cis-hardened" {
   communicator    = "ssh"
   ssh_username    = "ec2-user"
   encrypt_boot    = true
+  # Packer 1.6 has no metadata_options, imds_support, deprecate_at or organization sharing:
+  # bakery sets the image's through the EC2 API after the build.
 
   launch_block_device_mappings {
     device_name           = "/dev/xvda"
@@ -124,7 +126,7 @@ build {
   # step 1: script "recipes/scripts/hardening/sshd.sh"
   provisioner "shell" {
     script          = "${path.root}/steps/01-sshd.sh"
-    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-01.env; set +a; exec \"$0\"' {{ .Path }}"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-01.env; set +a; exec \"$0\" \"$@\"' {{ .Path }}"
   }
 
   # step 2: environment "steps/02.env"
@@ -136,7 +138,7 @@ build {
   # step 2: script "recipes/scripts/hardening/auditd.sh"
   provisioner "shell" {
     script          = "${path.root}/steps/02-auditd.sh"
-    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-02.env; set +a; exec \"$0\"' {{ .Path }}"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-02.env; set +a; exec \"$0\" \"$@\"' {{ .Path }}"
   }
 
   # step 3: environment "steps/03.env"
@@ -148,7 +150,7 @@ build {
   # step 3: script "recipes/scripts/hardening/sysctl.sh"
   provisioner "shell" {
     script          = "${path.root}/steps/03-sysctl.sh"
-    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-03.env; set +a; exec \"$0\"' {{ .Path }}"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-03.env; set +a; exec \"$0\" \"$@\"' {{ .Path }}"
   }
 
   # step 4: environment "steps/04.env"
@@ -160,7 +162,7 @@ build {
   # step 4: script "recipes/scripts/hardening/disable-services.sh"
   provisioner "shell" {
     script          = "${path.root}/steps/04-disable-services.sh"
-    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-04.env; set +a; exec \"$0\"' {{ .Path }}"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-04.env; set +a; exec \"$0\" \"$@\"' {{ .Path }}"
   }
 
   # step 5: environment "steps/05.env"
@@ -172,7 +174,7 @@ build {
   # step 5: script "recipes/scripts/hardening/password-policy.sh"
   provisioner "shell" {
     script          = "${path.root}/steps/05-password-policy.sh"
-    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-05.env; set +a; exec \"$0\"' {{ .Path }}"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-05.env; set +a; exec \"$0\" \"$@\"' {{ .Path }}"
   }
 
   # step 6: hygiene "hygiene.sh"

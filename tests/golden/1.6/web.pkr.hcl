@@ -59,6 +59,8 @@ source "amazon-ebs" "web" {
   ssh_username    = "ec2-user"
   encrypt_boot    = true
   ami_regions     = ["us-west-2"]
+  # Packer 1.6 has no metadata_options, imds_support, deprecate_at or organization sharing:
+  # bakery sets the image's through the EC2 API after the build.
 
   launch_block_device_mappings {
     device_name           = "/dev/xvda"
@@ -116,10 +118,16 @@ source "amazon-ebs" "web" {
 build {
   sources = ["source.amazon-ebs.web"]
 
-  # step 1: file "recipes/files/web/nginx.conf"
+  # step 1: upload "steps/01-upload.tar.gz"
   provisioner "file" {
-    source      = "${path.root}/steps/01-nginx.conf"
-    destination = "/tmp/nginx.conf"
+    source      = "${path.root}/steps/01-upload.tar.gz"
+    destination = "/tmp/bakery-step-01.tar.gz"
+  }
+
+  # step 1: file "recipes/files/web/nginx.conf"
+  provisioner "shell" {
+    script          = "${path.root}/steps/01-file.sh"
+    execute_command = "chmod +x {{ .Path }}; sh '{{ .Path }}'"
   }
 
   # step 2: environment "steps/02.env"
@@ -131,7 +139,7 @@ build {
   # step 2: script "recipes/scripts/web/install-nginx.sh"
   provisioner "shell" {
     script          = "${path.root}/steps/02-install-nginx.sh"
-    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-02.env; set +a; exec \"$0\"' {{ .Path }}"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-02.env; set +a; exec \"$0\" \"$@\"' {{ .Path }}"
   }
 
   # step 3: environment "steps/03.env"
@@ -143,7 +151,7 @@ build {
   # step 3: inline "inline"
   provisioner "shell" {
     script          = "${path.root}/steps/03-inline.sh"
-    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sh -c 'set -a; . /tmp/bakery-step-03.env; set +a; exec \"$0\"' {{ .Path }}"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sh -c 'set -a; . /tmp/bakery-step-03.env; set +a; exec \"$0\" \"$@\"' {{ .Path }}"
   }
 
   # step 4: hygiene "hygiene.sh"

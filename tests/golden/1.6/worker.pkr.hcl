@@ -58,6 +58,8 @@ source "amazon-ebs" "worker" {
   communicator    = "ssh"
   ssh_username    = "ec2-user"
   encrypt_boot    = true
+  # Packer 1.6 has no metadata_options, imds_support, deprecate_at or organization sharing:
+  # bakery sets the image's through the EC2 API after the build.
 
   launch_block_device_mappings {
     device_name           = "/dev/xvda"
@@ -115,10 +117,16 @@ source "amazon-ebs" "worker" {
 build {
   sources = ["source.amazon-ebs.worker"]
 
-  # step 1: file "recipes/files/worker/worker.service"
+  # step 1: upload "steps/01-upload.tar.gz"
   provisioner "file" {
-    source      = "${path.root}/steps/01-worker.service"
-    destination = "/tmp/worker.service"
+    source      = "${path.root}/steps/01-upload.tar.gz"
+    destination = "/tmp/bakery-step-01.tar.gz"
+  }
+
+  # step 1: file "recipes/files/worker/worker.service"
+  provisioner "shell" {
+    script          = "${path.root}/steps/01-file.sh"
+    execute_command = "chmod +x {{ .Path }}; sh '{{ .Path }}'"
   }
 
   # step 2: environment "steps/02.env"
@@ -130,7 +138,7 @@ build {
   # step 2: script "recipes/scripts/worker/install-worker.sh"
   provisioner "shell" {
     script          = "${path.root}/steps/02-install-worker.sh"
-    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-02.env; set +a; exec \"$0\"' {{ .Path }}"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-02.env; set +a; exec \"$0\" \"$@\"' {{ .Path }}"
   }
 
   # step 3: hygiene "hygiene.sh"

@@ -64,6 +64,12 @@ source "amazon-ebs" "al2023-base" {
   communicator    = "ssh"
   ssh_username    = "ec2-user"
   encrypt_boot    = true
+  imds_support    = "v2.0"
+
+  metadata_options {
+    http_endpoint = "enabled"
+    http_tokens   = "required"
+  }
 
   launch_block_device_mappings {
     device_name           = "/dev/xvda"
@@ -128,7 +134,7 @@ build {
   # step 1: script "recipes/scripts/base/update-packages.sh"
   provisioner "shell" {
     script          = "${path.root}/steps/01-update-packages.sh"
-    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-01.env; set +a; exec \"$0\"' {{ .Path }}"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-01.env; set +a; exec \"$0\" \"$@\"' {{ .Path }}"
   }
 
   # step 2: hygiene "hygiene.sh"

@@ -64,6 +64,12 @@ source "amazon-ebs" "cis-hardened" {
   communicator    = "ssh"
   ssh_username    = "ec2-user"
   encrypt_boot    = true
+  imds_support    = "v2.0"
+
+  metadata_options {
+    http_endpoint = "enabled"
+    http_tokens   = "required"
+  }
 
   launch_block_device_mappings {
     device_name           = "/dev/xvda"
@@ -130,7 +136,7 @@ build {
   # step 1: script "recipes/scripts/hardening/sshd.sh"
   provisioner "shell" {
     script          = "${path.root}/steps/01-sshd.sh"
-    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-01.env; set +a; exec \"$0\"' {{ .Path }}"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-01.env; set +a; exec \"$0\" \"$@\"' {{ .Path }}"
   }
 
   # step 2: environment "steps/02.env"
@@ -142,7 +148,7 @@ build {
   # step 2: script "recipes/scripts/hardening/auditd.sh"
   provisioner "shell" {
     script          = "${path.root}/steps/02-auditd.sh"
-    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-02.env; set +a; exec \"$0\"' {{ .Path }}"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-02.env; set +a; exec \"$0\" \"$@\"' {{ .Path }}"
   }
 
   # step 3: environment "steps/03.env"
@@ -154,7 +160,7 @@ build {
   # step 3: script "recipes/scripts/hardening/sysctl.sh"
   provisioner "shell" {
     script          = "${path.root}/steps/03-sysctl.sh"
-    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-03.env; set +a; exec \"$0\"' {{ .Path }}"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-03.env; set +a; exec \"$0\" \"$@\"' {{ .Path }}"
   }
 
   # step 4: environment "steps/04.env"
@@ -166,7 +172,7 @@ build {
   # step 4: script "recipes/scripts/hardening/disable-services.sh"
   provisioner "shell" {
     script          = "${path.root}/steps/04-disable-services.sh"
-    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-04.env; set +a; exec \"$0\"' {{ .Path }}"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-04.env; set +a; exec \"$0\" \"$@\"' {{ .Path }}"
   }
 
   # step 5: environment "steps/05.env"
@@ -178,7 +184,7 @@ build {
   # step 5: script "recipes/scripts/hardening/password-policy.sh"
   provisioner "shell" {
     script          = "${path.root}/steps/05-password-policy.sh"
-    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-05.env; set +a; exec \"$0\"' {{ .Path }}"
+    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh -c 'set -a; . /tmp/bakery-step-05.env; set +a; exec \"$0\" \"$@\"' {{ .Path }}"
   }
 
   # step 6: hygiene "hygiene.sh"
