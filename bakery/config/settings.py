@@ -5,7 +5,7 @@ profile, an ansible folder's layout, and steps that reboot without saying so."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from bakery.config import rule_codes as rc
@@ -194,28 +194,33 @@ def _step_problems(recipe: Recipe, doc: MarkedDocument, root: Path) -> Iterator[
                         f"{inside} is not inside the uploaded folder {step.folder}/; name a "
                         "folder that holds it",
                     )
-        if shell and not options.expect_disconnect:
+        if shell and options.expect_disconnect is None:
             line = _reboot_line(step, root)
             if line is not None:
                 yield doc.problem(
                     rc.UNDECLARED_REBOOT,
                     where,
                     f"this step reboots the instance ({line}) without expect_disconnect: true; "
-                    "Packer fails it on AWS: use a reboot step or set expect_disconnect",
+                    "Packer fails it on AWS: use a reboot step, or set expect_disconnect (false "
+                    "if it does not reboot)",
                 )
 
 
-def _reboot_line(step: ScriptStep | InlineStep | AnsibleStep | object, root: Path) -> str | None:
-    """The first command of a shell step that reboots, shown short; None if none does."""
+def _reboot_line(step: object, root: Path) -> str | None:
     if isinstance(step, InlineStep):
-        lines: list[str] = list(step.commands)
-    elif isinstance(step, ScriptStep):
+        return reboot_line(step.commands)
+    if isinstance(step, ScriptStep):
         try:
-            lines = (root / step.path).read_text(encoding="utf-8", errors="replace").splitlines()
+            text = (root / step.path).read_text(encoding="utf-8", errors="replace")
         except OSError:
             return None
-    else:
-        return None
+        return reboot_line(text.splitlines())
+    return None
+
+
+def reboot_line(lines: Iterable[str]) -> str | None:
+    """The first command of shell text that reboots the machine, shown short and escaped;
+    None if none does. Comments are skipped; `echo reboot` is not a reboot."""
     for text in lines:
         code = text.split("#", 1)[0] if not text.lstrip().startswith("#!") else ""
         if _REBOOT.search(code):

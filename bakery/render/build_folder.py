@@ -29,6 +29,7 @@ from bakery.config.recipe import (
     Volume,
     upload_name,
 )
+from bakery.config.settings import reboot_line
 from bakery.config.tags import BUILD_TAG_VARIABLES, image_tags, run_tags
 from bakery.errors import BakeryError, UsageError
 from bakery.render import hcl
@@ -248,6 +249,7 @@ class SourceSettings:
 
     attributes: list[tuple[str, object]]
     blocks: list[tuple[str, list[tuple[str, object]]]]
+    left_out: list[str]  # settings of the recipe this dialect cannot write
 
 
 def source_settings(recipe: Recipe, dialect: TemplateDialect, local: bool) -> SourceSettings:
@@ -255,14 +257,15 @@ def source_settings(recipe: Recipe, dialect: TemplateDialect, local: bool) -> So
 
     Packer 1.6's amazon builder predates metadata_options, imds_support, deprecate_at,
     temporary_key_pair_type and organization sharing: bakery sets the image ones through the
-    EC2 API after the build (bakery.bake.build_one), refuses the others for a real build, and
-    leaves them out of a local one. Local mode has no connection, no spot market and its own
+    EC2 API after the build (bakery.bake.build_one); the build instance's (metadata options, key
+    pair type) nothing can set for it, and the template says they are left out. Local mode has no connection, no spot market and its own
     network, so it leaves those settings out too.
     """
     build, dist = recipe.build, recipe.distribute
     new = dialect == "1.7+"
     attributes: list[tuple[str, object]] = []
     blocks: list[tuple[str, list[tuple[str, object]]]] = []
+    left_out: list[str] = []
 
     def add(key: str, value: object) -> None:
         if value is not None and value != () and value != {}:
@@ -285,16 +288,12 @@ def source_settings(recipe: Recipe, dialect: TemplateDialect, local: bool) -> So
         add("ami_org_arns", dist.organizations)
         add("ami_ou_arns", dist.organizational_units)
     else:
-        if options.given and not local:
-            raise UsageError(
-                f"recipe {recipe.name}: build.metadata_options needs Packer 1.7 or newer (1.6's "
-                "amazon builder has no metadata options); upgrade Packer or drop the setting"
-            )
-        if build.temporary_key_pair_type == "ed25519" and not local:
-            raise UsageError(
-                f"recipe {recipe.name}: temporary_key_pair_type ed25519 needs Packer 1.7 or "
-                "newer; upgrade Packer or drop the setting"
-            )
+        # Settings of the build instance 1.6 cannot make, which no API call can make for it:
+        # left out, and the template says so.
+        if options.given:
+            left_out.append("metadata_options")
+        if build.temporary_key_pair_type is not None and not local:
+            left_out.append("temporary_key_pair_type")
     if not local:
         add("ssh_interface", build.ssh_interface)
         add("ssh_pty", build.ssh_pty)
@@ -332,19 +331,23 @@ def source_settings(recipe: Recipe, dialect: TemplateDialect, local: bool) -> So
             ("max_attempts", build.aws_polling.max_attempts),
         ]
         blocks.append(("aws_polling", [(k, v) for k, v in polling if v is not None]))
-    return SourceSettings(attributes, blocks)
+    return SourceSettings(attributes, blocks, left_out)
 
 
 def volume_attributes(volume: Volume) -> list[tuple[str, object]]:
-    """A volume's block attributes, in the order Packer documents them, unset ones left out."""
+    """A volume's block attributes, in the order Packer documents them, unset ones left out;
+    a gp3 volume gets its baseline IOPS and throughput unless set (Packer requires both)."""
+    gp3 = volume.volume_type == "gp3"
+    iops = volume.iops if volume.iops is not None or not gp3 else 3000
+    throughput = volume.throughput if volume.throughput is not None or not gp3 else 125
     items = [
         ("device_name", volume.device_name),
         ("no_device", volume.no_device),
         ("snapshot_id", volume.snapshot_id),
         ("volume_size", volume.volume_size),
         ("volume_type", volume.volume_type),
-        ("iops", volume.iops),
-        ("throughput", volume.throughput),
+        ("iops", iops),
+        ("throughput", throughput),
         ("encrypted", volume.encrypted),
         ("kms_key_id", volume.kms_key_id),
         ("delete_on_termination", volume.delete_on_termination),
@@ -456,18 +459,25 @@ def _step_provisioners(
     command = (_RUN_AS_ROOT if root else _RUN_AS_USER) % remote_env
     who = "as root" if root else "as the build user"
     if local:
-        return [
-            _local_step(
-                index,
-                kind,
-                origin,
-                [
-                    *(_syntax_checks(name, shell=shell) if shell else []),
-                    f"sh -n {env_name}",
-                    _echo(f"would run {name} {who} with {env_name}"),
-                ],
-            )
+        checks = [
+            *(_syntax_checks(name, shell=shell) if shell else []),
+            f"sh -n {env_name}",
+            _echo(f"would run {name} {who} with {env_name}"),
         ]
+        reboots = None
+        if step.options.expect_disconnect is None:
+            reboots = reboot_line(files[name].decode("utf-8", "replace").splitlines())
+        if reboots is not None:
+            # On AWS the dropped connection fails the step: local mode fails it the same way.
+            checks.append(
+                _echo(
+                    f"step {index} reboots the instance ({reboots}) without "
+                    "expect_disconnect: on AWS Packer fails it; use a reboot step or set "
+                    "expect_disconnect"
+                )
+                + " >&2; exit 1"
+            )
+        return [_local_step(index, kind, origin, checks)]
     return [
         _step(
             index,

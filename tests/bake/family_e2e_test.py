@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,27 +14,11 @@ import boto3
 import pytest
 
 from bakery.local import launcher
-from tests.support.project import REPO, call_bakery, commit_all
+from tests.support.project import REPO, call_bakery
 from tests.support.project import run_bakery as bakery
 
 pytestmark = pytest.mark.usefixtures("packer_binary")
 EXAMPLES = REPO / "recipes" / "examples"
-
-
-@pytest.fixture
-def example(tmp_path: Path, shared_emulator: Any) -> Iterator[Callable[[str], Path]]:
-    """A copy of one sample project, in a git repository, on the session's emulator."""
-    from tests.support.emulator import reset
-
-    def make(name: str) -> Path:
-        root = tmp_path / name
-        shutil.copytree(EXAMPLES / name, root)
-        commit_all(root, "sample")
-        reset(shared_emulator)
-        launcher.adopt(root, shared_emulator)
-        return root
-
-    yield make
 
 
 def images(root: Path) -> dict[str, dict[str, Any]]:
