@@ -18,10 +18,10 @@ from typing import Any
 import bakery
 from bakery.config.project import BakeSettings
 from bakery.errors import BakeryError
-from benchmarks import overhead, plan, report, scheduling
+from benchmarks import overhead, plan, report, scheduling, uploads
 
 SEED = 7
-BENCHMARKS = ("scheduling", "overhead", "plan")
+BENCHMARKS = ("scheduling", "overhead", "plan", "uploads")
 DEFAULT_JOBS = BakeSettings().jobs
 
 
@@ -83,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["overhead"] = run_overhead(params, results["machine"]["packer"])
         if "plan" in chosen:
             results["plan"] = run_plan(params)
+        if "uploads" in chosen:
+            results["uploads"] = run_uploads(params)
     except (BakeryError, RuntimeError) as error:
         print(f"benchmark failed: {error}", file=sys.stderr)
         return 1
@@ -149,6 +151,34 @@ def run_plan(params: Parameters) -> dict[str, Any]:
     print("AWS calls per region, against the fewest the answers need (SSM batches of 10, pages)")
     print(report.plan_calls_table(result))
     return report.plan_json(result)
+
+
+def run_uploads(params: Parameters) -> dict[str, Any]:
+    print()
+    result = uploads.benchmark(1 if params.quick else 3)
+    validate = (
+        "no packer on PATH"
+        if result.validate_seconds is None
+        else (report.seconds(result.validate_seconds))
+    )
+    print(
+        f"Folder upload: {result.files} files ({result.bytes // 1024} KiB) in one file step, "
+        f"median of {1 if params.quick else 3}"
+    )
+    print(f"  provisioners in the template   {result.provisioners}")
+    print(f"  load_catalog (hash, scan)      {report.seconds(result.load_seconds)}")
+    print(f"  render (pack the archive)      {report.seconds(result.render_seconds)}")
+    print(f"  packer validate                {validate}")
+    return {
+        "files": result.files,
+        "bytes": result.bytes,
+        "provisioners": result.provisioners,
+        "load_seconds": round(result.load_seconds, 3),
+        "render_seconds": round(result.render_seconds, 3),
+        "validate_seconds": None
+        if result.validate_seconds is None
+        else round(result.validate_seconds, 3),
+    }
 
 
 if __name__ == "__main__":
