@@ -105,6 +105,34 @@ def _render_args(parser: argparse.ArgumentParser) -> None:
     _json_flag(parser)
 
 
+def _convert_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "template",
+        type=_path,
+        metavar="TEMPLATE",
+        help="a Packer template: HCL2 (.pkr.hcl) or legacy JSON (.json) with amazon-ebs sources",
+    )
+    parser.add_argument(
+        "--var-file",
+        action="append",
+        default=[],
+        type=_path,
+        metavar="FILE",
+        help="a Packer var file (.pkrvars.hcl or JSON), as `packer build -var-file`; "
+        "repeatable (*.auto.pkrvars.hcl beside the template are read too)",
+    )
+    parser.add_argument(
+        "--out",
+        type=_path,
+        metavar="PATH",
+        help="write the recipe here (relative to the project), or into this folder when the "
+        "template makes several; default: print it",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="replace files --out would write that exist"
+    )
+
+
 def _graph_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("tree", "mermaid", "dot", "json"), default="tree")
     _json_flag(parser)
@@ -374,6 +402,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "plan": ("say which images are stale and why (exit 10 when any is)", _plan_args),
     "rebuild": ("rebuild exactly what is stale, unattended (--stale)", _rebuild_args),
     "iam-policy": ("print the least-privilege IAM policy for the commands a job runs", _iam_args),
+    "convert": (
+        "turn a Packer amazon-ebs template (HCL2 or JSON) into recipes; list what has no "
+        "equivalent",
+        _convert_args,
+    ),
     "prune": (
         "delete images beyond retention that nothing uses (a dry run unless --apply)",
         _prune_args,

@@ -4,7 +4,8 @@ command imports another; what several share (opening the project, the AWS settin
 printing JSON) lives here.
 
 May import: bakery.schedule, bakery.lifecycle, bakery.bake, bakery.lineage, bakery.aws,
-bakery.local, bakery.packer, bakery.render, bakery.ui, bakery.config, bakery.errors.
+bakery.local, bakery.packer, bakery.render, bakery.convert, bakery.ui, bakery.config,
+bakery.errors.
 """
 
 from __future__ import annotations
