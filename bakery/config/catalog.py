@@ -124,8 +124,10 @@ def discover(project: Project) -> list[Path]:
     # A folder holding its own bakery.yaml is another project (the samples of recipes/examples).
     nested = {path.parent for path in folder.rglob(PROJECT_FILE) if path.parent != folder}
     for path in sorted(folder.rglob("*")):
-        parts = path.relative_to(folder).parts[:-1]
-        if any(p.startswith((".", "_")) or p in SKIPPED_FOLDERS for p in parts):
+        parts = path.relative_to(folder).parts
+        if path.name.startswith((".", "_")):
+            continue  # what recipes upload, as docs/recipes.md says
+        if any(p.startswith((".", "_")) or p in SKIPPED_FOLDERS for p in parts[:-1]):
             continue
         if any(parent in nested for parent in path.parents):
             continue
@@ -307,7 +309,16 @@ def _load_file(
             bare = {k: v for k, v in doc.data.items() if k not in FAMILY_KEYS}
             view = MarkedDocument(doc.file, bare, doc.values, doc.keys)
             shape = [p for p in check_shape(view, RECIPE_SCHEMA) if p.path not in unreadable]
-            problems += [p for p in shape if not _holds_reference(doc, p)]
+            # A key an override gives each instance is not missing: only instances can say.
+            overrides = isinstance(doc.data.get("variants"), dict) and doc.data["variants"].get(
+                "overrides"
+            )
+            problems += [
+                p
+                for p in shape
+                if not _holds_reference(doc, p)
+                and not (overrides and p.code == rc.REQUIRED_KEY.code)
+            ]
         return [], doc, problems, names
     result: list[tuple[Recipe, MarkedDocument]] = []
     each: list[tuple[Instance, list[Problem]]] = []

@@ -414,6 +414,20 @@ def test_a_fifo_among_the_recipes_is_skipped_not_read(make_project: ProjectFacto
     assert sorted(load_catalog(load_project(root)).recipes) == ["base"]
 
 
+def test_files_named_with_a_leading_dot_or_underscore_are_not_recipes(
+    make_project: ProjectFactory,
+) -> None:
+    # What recipes upload or pass (a var file `_node.vars.yaml`, an editor's `.x.yaml`).
+    root = make_project(
+        {
+            "recipes/base.yaml": BASE_RECIPE,
+            "recipes/_node.vars.yaml": "k8s: '1.34'\n",
+            "recipes/apps/.draft.yaml": "name: [broken\n",
+        }
+    )
+    assert sorted(load_catalog(load_project(root)).recipes) == ["base"]
+
+
 @pytest.mark.parametrize(
     ("setting", "expected"),
     [
@@ -455,3 +469,33 @@ def test_a_path_setting_inside_the_project_through_a_link_is_kept(
     root = make_project({"real/base.yaml": BASE_RECIPE}, "recipes: linked\n")
     (root / "linked").symlink_to(root / "real")
     assert sorted(load_catalog(load_project(root)).recipes) == ["base"]
+
+
+def test_a_key_overrides_give_each_instance_is_not_reported_missing(
+    make_project: ProjectFactory,
+) -> None:
+    # When the instances cannot be made (a parameter without a value), the recipe's own shape is
+    # still checked, but a key its overrides supply is not missing.
+    recipe = """\
+name: node
+layer: base
+version: 1.0.0
+description: "node ((k8s))"
+parameters:
+  k8s: {}
+matrix:
+  arch: [x86_64, arm64]
+source:
+  filter: {owners: [amazon]}
+variants:
+  overrides:
+    - when: {arch: x86_64}
+      source: {filter: {name: "al2023-ami-*-x86_64"}}
+    - when: {arch: arm64}
+      source: {filter: {name: "al2023-ami-*-arm64"}}
+"""
+    root = make_project(
+        {"recipes/node.yaml": recipe}, "aws: {region: us-east-1}\ntrusted_owners: [amazon]\n"
+    )
+    found = problems_of(root)
+    assert [problem.split(" ")[1] for problem in found] == ["E6005"], found
