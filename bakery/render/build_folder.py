@@ -258,8 +258,8 @@ def source_settings(recipe: Recipe, dialect: TemplateDialect, local: bool) -> So
     Packer 1.6's amazon builder predates metadata_options, imds_support, deprecate_at,
     temporary_key_pair_type and organization sharing: bakery sets the image ones through the
     EC2 API after the build (bakery.bake.build_one); the build instance's (metadata options, key
-    pair type) nothing can set for it, and the template says they are left out. Local mode has no connection, no spot market and its own
-    network, so it leaves those settings out too.
+    pair type) nothing can set for it, and the template says they are left out. Local mode has
+    no connection, no spot market and its own network, so it leaves those settings out too.
     """
     build, dist = recipe.build, recipe.distribute
     new = dialect == "1.7+"
