@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -343,9 +343,7 @@ class _Resolver:
             return p.as_text(value)
 
         result = p.substitute(text, lookup)
-        if not failed and result.count(p._OPEN) != sum(
-            ref.name in p.TAG_BUILD_BUILTINS for ref in refs
-        ):
+        if not failed and not _only_kept_references(result, refs):
             self.problems.append(
                 doc.problem(
                     rc.PARAMETER_VALUE,
@@ -356,6 +354,18 @@ class _Resolver:
             )
             return text
         return text if failed else result
+
+
+def _only_kept_references(result: str, refs: Sequence[Reference]) -> bool:
+    """Whether the text a substitution made holds exactly the build-time references it kept,
+    each of its own: a value may not open, close or complete one (`x(` before `(build_id))`)."""
+    kept = [ref.name for ref in refs if ref.name in p.TAG_BUILD_BUILTINS]
+    try:
+        found = p.references(result)
+    except p.ReferenceSyntaxError:
+        return False
+    opens = sum(result.startswith(p._OPEN, index) for index in range(len(result)))
+    return [ref.name for ref in found] == kept and opens == len(kept)
 
 
 def _instance(

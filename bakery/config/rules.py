@@ -253,7 +253,8 @@ def _template_name_problems(recipe: Recipe, doc: MarkedDocument) -> Iterator[Pro
             rc.AMI_NAME_NOT_UNIQUE,
             ("ami_name",),
             "two builds could make the same name; add ((timestamp)), ((build_id)) or "
-            "((build_time:FORMAT)) with %S",
+            "((build_time:FORMAT)) naming the year, day, hour, minute and second (e.g. "
+            "%Y%m%d%H%M%S)",
         )
     longest = substitute(template, longest_build_value)
     shortest = substitute(template, lambda ref: "0")

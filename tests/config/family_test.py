@@ -3,6 +3,10 @@ instances, values and their precedence, conditions, parents, names, and what the
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +15,7 @@ from bakery.config.catalog import Catalog, given_values, load_catalog
 from bakery.config.project import load_project
 from bakery.errors import BakeryError, InvalidInputError
 from bakery.render.build_folder import ami_name, render
-from tests.support.project import ProjectFactory
+from tests.support.project import ProjectFactory, call_bakery
 
 PROJECT = """\
 aws: {region: us-east-1}
@@ -265,7 +269,8 @@ def test_ami_names_follow_the_template_and_must_differ_per_build(
     (root / "recipes/apps/node.yaml").write_text(NODE.replace("%Y%m%d%H%M%S", "%Y%m%d"))
     assert set(problems_of(root)) == {
         "recipes/apps/node.yaml:9:1: E6009 ami_name: two builds could make the same name; add "
-        "((timestamp)), ((build_id)) or ((build_time:FORMAT)) with %S",
+        "((timestamp)), ((build_id)) or ((build_time:FORMAT)) naming the year, day, hour, minute "
+        "and second (e.g. %Y%m%d%H%M%S)",
     }
     (root / "recipes/apps/node.yaml").write_text(NODE.replace("node-al2023-", "n" * 100 + "-"))
     assert "E2013 ami_name" in problems_of(root)[0]
@@ -377,3 +382,350 @@ def test_a_value_through_a_parameter_is_refused_or_rendered_exactly_as_the_liter
         return
     assert literal != "refused", "a parameter smuggled what a literal could not"
     assert through == literal
+
+
+# The hardening of b018786, one test per fix.
+
+
+def lone_app(make_project: ProjectFactory, text: str) -> Path:
+    """A project of `base` and a plain recipe `app` declaring `p`, with `text` added to it."""
+    root = family(make_project)
+    (root / "recipes/apps/node.yaml").unlink()
+    (root / "recipes/apps/app.yaml").write_text(
+        "name: app\nlayer: app\nversion: 1.0.0\nparameters:\n  p: {default: x}\n"
+        "source: {recipe: 'base[arch=x86_64]'}\n" + text + "\n"
+    )
+    return root
+
+
+@pytest.mark.parametrize(
+    "env",
+    ["GITHUB_TOKEN", "MY_API_KEY", "DB_PASSWORD", "HTTP_AUTH", "AWS_REGION", "ACTIONS_ID_TOKEN_URL",
+     "CI_JOB_JWT", "RUNNER_TEMP"],
+)  # fmt: skip
+def test_env_may_not_name_a_credential_or_a_ci_runner_variable(
+    make_project: ProjectFactory, env: str
+) -> None:
+    node = NODE.replace("parameters:\n", f"parameters:\n  tok: {{default: x, env: {env}}}\n")
+    assert problems_of(family(make_project, node=node)) == [
+        f"recipes/apps/node.yaml:5:21: E6006 parameters.tok.env: {env} looks like a credential or "
+        "a CI runner's variable; a recipe may not read it. Pass a value with --var or "
+        "BAKERY_VAR_<name> instead",
+    ]
+    # Other variables may still set a parameter.
+    node = NODE.replace("parameters:\n", "parameters:\n  tok: {default: x, env: K8S_VERSION}\n")
+    assert "node-x86_64-nvidia" in catalog_of(family(make_project, node=node)).recipes
+
+
+def test_a_value_from_the_environment_is_never_shown_in_a_message(
+    make_project: ProjectFactory,
+) -> None:
+    secret = "s3cr3t-from-the-runner"
+    node = NODE.replace("minimum: 8}", "minimum: 8, env: DISK_GB}")
+    node = node.replace("parameters:\n", "parameters:\n  flavour: {allowed: [vanilla, mint]}\n")
+    root = family(make_project, node=node)
+    # `disk` is used, `flavour` is not: both are checked, neither value is shown.
+    found = problems_of(root, environ={"DISK_GB": secret, "BAKERY_VAR_flavour": secret})
+    assert found == [
+        "recipes/apps/node.yaml:5:3: E6004 flavour: environment variable BAKERY_VAR_flavour: its "
+        "value does not fit flavour (not shown: from the environment)",
+        "recipes/apps/node.yaml:12:9: E6004 build.volume_size: environment variable DISK_GB: its "
+        "value does not fit the declaration of disk (recipes/apps/node.yaml:6:3); the value is "
+        "not shown: it comes from the environment",
+    ]
+    assert not any(secret in problem for problem in found)
+    # A value given with --var is the user's own: it is shown.
+    assert problems_of(root, f"disk={secret}", "flavour=mint") == [
+        f"recipes/apps/node.yaml:12:9: E6004 build.volume_size: --var disk={secret}: disk is a "
+        f"whole number, not {secret}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [
+        ("a?b?c?d?e?", "the pattern has more than 4 repetitions of varying length (*, +, ?, "
+         "{m,n}), which can take very long to match; simplify it"),
+        ("(a+)+", "the pattern repeats a repetition or refers back to a group, which can take "
+         "exponential time; write it without (e.g. [0-9]+ not ([0-9]+)+)"),
+        ("(a|ab)*", "the pattern repeats a repetition or refers back to a group, which can take "
+         "exponential time; write it without (e.g. [0-9]+ not ([0-9]+)+)"),
+        ("(a)\\1", "the pattern repeats a repetition or refers back to a group, which can take "
+         "exponential time; write it without (e.g. [0-9]+ not ([0-9]+)+)"),
+    ],
+)  # fmt: skip
+def test_a_pattern_that_can_take_very_long_to_match_is_refused_where_it_is_declared(
+    make_project: ProjectFactory, pattern: str, why: str
+) -> None:
+    declared = f"  v: {{default: a, pattern: '{pattern}'}}\n"
+    node = NODE.replace("parameters:\n", "parameters:\n" + declared)
+    assert problems_of(family(make_project, node=node)) == [
+        f"recipes/apps/node.yaml:5:19: E6006 parameters.v.pattern: {why}"
+    ]
+
+
+def test_a_matrix_too_large_is_refused_before_it_is_made(make_project: ProjectFactory) -> None:
+    values = "[" + ", ".join(f"v{n}" for n in range(12)) + "]"
+    node = NODE.replace("  accel: [standard, nvidia]\n", f"  accel: {values}\n  os: {values}\n")
+    assert problems_of(family(make_project, node=node)) == [
+        "recipes/apps/node.yaml:6:1: E6007 matrix: the matrix makes up to 288 instances; at most "
+        "256",
+    ]
+    # As large as the schema lets a matrix be: made, it would never end.
+    values = "[" + ", ".join(f"v{n}" for n in range(64)) + "]"
+    keys = "".join(f"  k{n}: {values}\n" for n in range(10))
+    node = NODE.replace("  arch: [x86_64, arm64]\n  accel: [standard, nvidia]\n", keys)
+    assert problems_of(family(make_project, node=node)) == [
+        f"recipes/apps/node.yaml:6:1: E6007 matrix: the matrix makes up to {64**10} instances; "
+        "at most 256",
+    ]
+
+
+@pytest.mark.parametrize("when", ["nvidia", "[accel, nvidia]", "'accel == nvidia'"])
+def test_a_step_when_that_is_not_a_mapping_is_refused_not_applied_everywhere(
+    make_project: ProjectFactory, when: str
+) -> None:
+    node = NODE.replace("    when: {accel: nvidia}\n", f"    when: {when}\n")
+    kind = "a list" if when.startswith("[") else "a string"
+    assert problems_of(family(make_project, node=node)) == [
+        f"recipes/apps/node.yaml:14:5: E1003 provision[0].when: must be a mapping, not {kind}",
+    ]
+
+
+def test_a_family_parent_is_matched_on_its_matrix_keys_even_one_of_a_single_value(
+    make_project: ProjectFactory,
+) -> None:
+    root = family(make_project)
+    # base is made for x86_64 alone: node's arm64 instances have no parent to build on.
+    base = "\n".join(BASE.splitlines()[:7]).replace("[x86_64, arm64]", "[x86_64]") + "\n"
+    (root / "recipes/base/base.yaml").write_text(base)
+    assert problems_of(root) == [
+        "recipes/apps/node.yaml:10:10: E6010 source.recipe: no instance of base has arch=arm64; "
+        "name one or add it to its matrix",
+    ]
+    (root / "recipes/apps/node.yaml").write_text(NODE.replace("[x86_64, arm64]", "[x86_64]"))
+    catalog = catalog_of(root)
+    assert {catalog.recipes[name].parent for name in catalog.families["node"]} == {"base-x86_64"}
+
+
+def test_a_recipe_or_instance_named_like_a_family_is_a_duplicate_name(
+    make_project: ProjectFactory,
+) -> None:
+    root = family(make_project)
+    plain = "name: node\nlayer: app\nversion: 1.0.0\nsource: {recipe: 'base[arch=x86_64]'}\n"
+    (root / "recipes/apps/plain.yaml").write_text(plain)
+    assert problems_of(root) == [
+        "recipes/apps/plain.yaml:1:1: E4001 name: node is also the name of a family of instances; "
+        "names must be unique",
+    ]
+    (root / "recipes/apps/plain.yaml").unlink()
+    web = "name: web\nlayer: app\nversion: 1.0.0\nsource: {recipe: base}\n"
+    (root / "recipes/apps/web.yaml").write_text(
+        web + "matrix: {arch: [x86_64]}\nvariants: {name: node}\n"
+    )
+    found = problems_of(root)
+    assert len(found) == 1
+    assert found[0].startswith("recipes/apps/web.yaml:")
+    assert found[0].endswith(
+        " E4001 variants.name: node is also the name of a family of instances; names must be unique"
+    )
+
+
+def test_instances_whose_images_would_be_named_alike_in_one_wave_are_refused(
+    make_project: ProjectFactory,
+) -> None:
+    # Without ((accel)), node's standard and nvidia instances build together under one name.
+    without_accel = NODE.replace("-((accel))-", "-")
+    assert problems_of(family(make_project, node=without_accel)) == [
+        f"recipes/apps/node.yaml:9:1: E6009 ami_name: instances node-{arch}-standard and "
+        f"node-{arch}-nvidia would name their images alike when built together; put ((instance)) "
+        "or every matrix parameter in ami_name"
+        for arch in ("arm64", "x86_64")
+    ]
+    for unique in ("-((instance))-", "-((build_id))-"):
+        catalog = catalog_of(family(make_project, node=NODE.replace("-((accel))-", unique)))
+        assert len(catalog.families["node"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("fmt", "unique"),
+    [
+        ("%Y%m%d%H%M%S", True),
+        ("%y%j%H%M%S", True),
+        ("%Y%m%d%H%M", False),  # no seconds
+        ("%m%d%H%M%S", False),  # no year: the same every year
+        ("%Y%d%H%M%S", False),  # no month
+        ("%H%M%S", False),  # the same every day
+    ],
+)
+def test_an_ami_name_build_time_must_name_the_moment_down_to_the_second(
+    make_project: ProjectFactory, fmt: str, unique: bool
+) -> None:
+    root = family(make_project, node=NODE.replace("%Y%m%d%H%M%S", fmt))
+    if unique:
+        assert len(catalog_of(root).families["node"]) == 4
+    else:
+        assert problems_of(root) == [
+            "recipes/apps/node.yaml:9:1: E6009 ami_name: two builds could make the same name; add "
+            "((timestamp)), ((build_id)) or ((build_time:FORMAT)) naming the year, day, hour, "
+            "minute and second (e.g. %Y%m%d%H%M%S)",
+        ]
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "((p))(build_id))",
+        "((p))((build_id))",
+    ],
+)
+def test_a_value_may_not_complete_a_reference(make_project: ProjectFactory, tag: str) -> None:
+    root = lone_app(make_project, f"tags: {{k: '{tag}'}}")
+    assert catalog_of(root).recipes["app"].tags["k"] == tag.replace("((p))", "x")
+    # x( and (build_id)) would make ((build_id)): the build would fill in text a value wrote.
+    found = problems_of(root, "p=x(")
+    assert found == [
+        "recipes/apps/app.yaml:7:8: E6004 tags.k: with its values this text holds (( that is not "
+        "a reference of its own; a value may not complete a reference",
+    ]
+
+
+def test_a_selector_naming_a_key_twice_is_refused(make_project: ProjectFactory) -> None:
+    root = family(make_project)
+    done = call_bakery(root, "render", "node[arch=x86_64,arch=arm64]", check=False)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == "bakery: error: node[arch=x86_64,arch=arm64]: arch is named twice\n"
+    assert not (root / "build").exists()
+    (root / "recipes/apps/lone.yaml").write_text(
+        "name: lone\nlayer: app\nversion: 1.0.0\nsource: {recipe: 'base[arch=x86_64,arch=arm64]'}\n"
+    )
+    assert problems_of(root) == [
+        "recipes/apps/lone.yaml:4:10: E6010 source.recipe: base[arch=x86_64,arch=arm64]: arch is "
+        "named twice",
+    ]
+
+
+def test_a_value_for_a_parameter_nothing_uses_is_still_checked(
+    make_project: ProjectFactory,
+) -> None:
+    node = NODE.replace("parameters:\n", "parameters:\n  flavour: {allowed: [vanilla, mint]}\n")
+    root = family(make_project, node=node, project=PROJECT + "var_files: [vars.yaml]\n")
+    (root / "vars.yaml").write_text("flavour: mint\n")
+    assert "node-arm64-nvidia" in catalog_of(root, "flavour=vanilla").recipes
+    assert problems_of(root, "flavour=chocolate") == [
+        "recipes/apps/node.yaml:5:3: E6004 flavour: --var flavour=chocolate: flavour is one of "
+        "vanilla, mint, not chocolate",
+    ]
+    (root / "vars.yaml").write_text("# shared\nflavour: chocolate\n")
+    assert problems_of(root) == [
+        "vars.yaml:2:10: E6004 flavour: flavour is one of vanilla, mint, not chocolate",
+    ]
+
+
+def test_the_var_files_of_bakery_yaml_are_scanned_for_secrets(
+    make_project: ProjectFactory,
+) -> None:
+    key_id = "AKIA" + "IOSFODNN7EXAMPLE"
+    node = NODE.replace("parameters:\n", "parameters:\n  note: {default: x}\n")
+    root = family(make_project, node=node, project=PROJECT + "var_files: [vars.yaml]\n")
+    (root / "vars.yaml").write_text(f"k8s: '1.33'\nnote: {key_id}\n")
+    finding = (
+        "vars.yaml:2:7: E5001 note: possible secret: an AWS access key id (finding "
+        "ea7a6cf41410ee99); remove it (fetch it at boot from SSM Parameter Store or Secrets "
+        "Manager), end the line with '# bakery: allow-secret', or allow it in bakery.yaml "
+        "secrets.allow"
+    )
+    assert problems_of(root) == [finding]
+    # Also when only some recipes are checked: the values reach every recipe.
+    project = load_project(root)
+    with pytest.raises(InvalidInputError) as caught:
+        load_catalog(project, [root / "recipes/base/base.yaml"], given_values(project))
+    assert [str(problem) for problem in caught.value.problems] == [finding]
+
+
+@contextlib.contextmanager
+def fed(fifo: Path, text: str) -> Iterator[None]:
+    """Write `text` to `fifo` should anything open it to read: a read then ends, not waits."""
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not stop.is_set():
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # fails while no one reads
+            except OSError:
+                stop.wait(0.02)
+                continue
+            with os.fdopen(fd, "w") as pipe:
+                pipe.write(text)
+            return
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        feeder.join()
+
+
+def test_a_var_file_that_is_a_fifo_is_refused_before_it_is_opened(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    root = family(make_project, project=PROJECT + "var_files: [vars.yaml]\n")
+    os.mkfifo(root / "vars.yaml")
+    with fed(root / "vars.yaml", "k8s: '1.30'\n"), pytest.raises(BakeryError) as caught:
+        catalog_of(root)
+    assert str(caught.value) == "var file vars.yaml: not a regular file; name a file"
+    (root / "vars.yaml").unlink()
+    (root / "vars.yaml").write_text("k8s: '1.33'\n")
+    given = tmp_path / "given.yaml"
+    os.mkfifo(given)
+    with fed(given, "k8s: '1.30'\n"), pytest.raises(BakeryError) as caught:
+        catalog_of(root, var_files=(given,))
+    assert str(caught.value) == f"var file {given}: not a regular file; name a file"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ("  arch: [x86_64, arm64]\n  accel", "  arch: [1.5, arm64]\n  accel",
+         "7:10: E1003 matrix.arch[0]: must be a string or an integer or true or false, not a "
+         "number"),
+        ("  arch: [x86_64, arm64]\n  accel", "  arch: [null]\n  accel",
+         "7:10: E1003 matrix.arch[0]: must be a string or an integer or true or false, not empty"),
+        ("default: 20,", "default: null,",
+         "5:25: E1003 parameters.disk.default: must be a string or an integer or true or false, "
+         "not empty"),
+        ("default: 20,", "default: 20, allowed: [2.5],",
+         "5:48: E1003 parameters.disk.allowed[0]: must be a string or an integer or true or "
+         "false, not a number"),
+        ("  arch: [x86_64, arm64]\n  accel",
+         "  arch: [" + ", ".join(f"a{n}" for n in range(65)) + "]\n  accel",
+         "7:3: E1008 matrix.arch: has 65 entries; at most 64 are allowed"),
+    ],
+    ids=["float-in-matrix", "null-in-matrix", "null-default", "float-allowed", "65-values"],
+)  # fmt: skip
+def test_a_wrong_type_where_several_are_allowed_is_explained_in_one_line(
+    make_project: ProjectFactory, old: str, new: str, problem: str
+) -> None:
+    assert old in NODE
+    assert problems_of(family(make_project, node=NODE.replace(old, new))) == [
+        f"recipes/apps/node.yaml:{problem}"
+    ]
+
+
+def test_a_var_value_that_is_not_utf_8_is_refused_in_one_line(
+    make_project: ProjectFactory,
+) -> None:
+    node = NODE.replace("parameters:\n", "parameters:\n  note: {default: x}\n")
+    root = family(make_project, node=node.replace("tags: {", 'tags: {note: "((note))", '))
+    # What Python makes of the bytes caf\xff on a command line (os.fsdecode, surrogateescape).
+    value = os.fsdecode(b"caf\xff")
+    assert value == "caf\udcff"
+    done = call_bakery(root, "render", "--var", f"note={value}", check=False)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"recipes/apps/node.yaml:18:8: E6004 tags.note: --var note={value}: note: the value is "
+        "not valid UTF-8\nbakery: 1 problem found\n"
+    )
+    assert not (root / "build").exists()

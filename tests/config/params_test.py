@@ -12,6 +12,7 @@ from bakery.config.params import (
     Parameter,
     ReferenceSyntaxError,
     combinations,
+    env_problem,
     format_build_time,
     has_unique_part,
     matches,
@@ -184,3 +185,74 @@ def test_selectors_and_normalised_names() -> None:
 )
 def test_patterns_that_can_take_exponential_time_are_refused(pattern: str, refused: bool) -> None:
     assert (pattern_problem(pattern) is not None) == refused
+
+
+@pytest.mark.parametrize(
+    ("name", "refused"),
+    [
+        ("K8S_VERSION", False),
+        ("NODE_MAJOR", False),
+        ("GITHUB_TOKEN", True),
+        ("NPM_TOKEN", True),
+        ("CLIENT_SECRET", True),
+        ("DB_PASSWORD", True),
+        ("SIGNING_KEY", True),
+        ("GOOGLE_APPLICATION_CREDENTIALS", True),
+        ("BASIC_AUTH", True),
+        ("AWS_REGION", True),
+        ("GITHUB_SHA", True),
+        ("ACTIONS_RUNTIME_URL", True),
+        ("CI_JOB_JWT_V2", True),
+        ("RUNNER_TEMP", True),
+        ("SSH_AUTH_SOCK", True),
+    ],
+)
+def test_env_may_not_name_a_credential_or_a_ci_runner_variable(name: str, refused: bool) -> None:
+    why = env_problem(name)
+    if refused:
+        assert why == (
+            f"{name} looks like a credential or a CI runner's variable; a recipe may not read it. "
+            "Pass a value with --var or BAKERY_VAR_<name> instead"
+        )
+    else:
+        assert why is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "refused"),
+    [
+        ("a?b?c?d?", False),
+        ("[a-z]+-[0-9]+-[a-z]*-x?", False),
+        ("a{3}b{3}c{3}d{3}e{3}f{3}", False),  # fixed counts do not vary
+        ("a?b?c?d?e?", True),
+        ("[a-z]+-[0-9]+-[a-z]*-x?y{1,3}", True),
+        ("(a?b?)(c?d?)e?", True),  # counted inside groups
+        ("(a?|b?|c?|d?|e?)", True),  # and inside alternatives
+    ],
+)
+def test_a_pattern_with_more_than_four_varying_repetitions_is_refused(
+    pattern: str, refused: bool
+) -> None:
+    why = pattern_problem(pattern)
+    if refused:
+        assert why == (
+            "the pattern has more than 4 repetitions of varying length (*, +, ?, {m,n}), which "
+            "can take very long to match; simplify it"
+        )
+    else:
+        assert why is None
+
+
+@pytest.mark.parametrize(
+    "text", ["node[arch=x86_64,arch=arm64]", "node[arch=x86_64, accel=nvidia, arch=x86_64]"]
+)
+def test_a_selector_may_not_name_a_key_twice(text: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        selector(text)
+    assert str(caught.value) == f"{text}: arch is named twice"
+
+
+def test_a_value_that_is_not_utf_8_is_refused() -> None:
+    # A command line's byte \xff, as Python decodes it (surrogateescape).
+    assert Parameter("s").check("caf\udcff") == (None, "s: the value is not valid UTF-8")
+    assert Parameter("s").check("café") == ("café", None)
