@@ -18,10 +18,11 @@ from bakery.config.recipe import Recipe
 from bakery.config.secrets import scan_bytes
 from bakery.packer import binary as packer
 from bakery.render.build_folder import ONLY_17, Rendered, TemplateDialect, render, write
-from tests.support.project import ProjectFactory
+from tests.support.project import REPO, ProjectFactory
 
 GOLDEN = Path(__file__).parents[1] / "golden"
 SAMPLES = ["al2023-base", "cis-hardened", "web", "worker"]
+SETTINGS_SAMPLES = ["node-base", "node-spot"]
 DIALECTS: list[TemplateDialect] = ["1.6", "1.7+"]
 
 # Values that try to break out of an HCL string, a template sequence, or a shell word.
@@ -77,7 +78,20 @@ def source_block(parsed: dict[str, Any], name: str) -> dict[str, Any]:
 def test_sample_renders_to_its_golden_template(
     sample_project: Path, name: str, dialect: TemplateDialect
 ) -> None:
-    rendered = render_recipe(catalog_of(sample_project), name, dialect)
+    check_golden(catalog_of(sample_project), name, dialect)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("name", SETTINGS_SAMPLES)
+def test_every_build_setting_and_step_renders_to_its_golden_template(
+    name: str, dialect: TemplateDialect
+) -> None:
+    # recipes/examples/build-settings: every build key and step kind, read where it lies.
+    check_golden(catalog_of(REPO / "recipes" / "examples" / "build-settings"), name, dialect)
+
+
+def check_golden(catalog: Catalog, name: str, dialect: TemplateDialect) -> None:
+    rendered = render_recipe(catalog, name, dialect)
     text = rendered.files[rendered.template_name].decode()
     golden = GOLDEN / dialect.replace("+", "") / f"{name}.pkr.hcl"
     relative = golden.relative_to(GOLDEN.parents[1])
