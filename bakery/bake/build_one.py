@@ -169,7 +169,11 @@ def _check_boot(ctx: BakeContext, recipe: Recipe, record: BuildRecord) -> None:
     mode, tpm = ctx.images.boot_of(recipe.region, ami)
     if mode is None:
         mode = "uefi" if recipe.build.architecture == "arm64" else "legacy-bios"
-    if wanted_mode in ("uefi", "legacy-bios") and mode not in (wanted_mode, "uefi-preferred"):
+    # uefi-preferred: the image boots UEFI where the instance type can, so its source must too.
+    allowed = (
+        ("uefi-preferred",) if wanted_mode == "uefi-preferred" else (wanted_mode, "uefi-preferred")
+    )
+    if wanted_mode is not None and mode not in allowed:
         raise BakeryError(
             f"boot_mode {wanted_mode}: the source {ami} boots {mode}, and an amazon-ebs image "
             "boots as its source; choose a source that boots so, or drop boot_mode"

@@ -88,7 +88,8 @@ def resolve_upload(
         except (OSError, RuntimeError):
             target = None
         if target is not None and target.is_relative_to(root) and target.is_dir():
-            return _tree(raw, target, root, where, doc)
+            named = Path(os.path.normpath(recipe_file.parent / raw)).name
+            return _tree(raw, target, root, where, doc, named)
     relative, problem = resolve_path(raw, recipe_file, root, where, doc)
     if relative is None:
         return None, (), False, problem
@@ -100,17 +101,19 @@ def resolve_upload(
             False,
             doc.problem(rc.NOT_A_FILE, where, f"{raw} ends in / but is a file; drop the /"),
         )
-    return relative, (TreeFile(relative, PurePosixPath(relative).name, mode),), False, None
+    # It lands under the name the recipe gives, as Packer's upload would, not a link's target's.
+    name = Path(os.path.normpath(recipe_file.parent / raw)).name
+    return relative, (TreeFile(relative, name, mode),), False, None
 
 
 def _tree(
-    raw: str, folder: Path, root: Path, where: PathKey, doc: MarkedDocument
+    raw: str, folder: Path, root: Path, where: PathKey, doc: MarkedDocument, named: str
 ) -> tuple[str | None, tuple[TreeFile, ...], bool, Problem | None]:
     import os
 
     relative = folder.relative_to(root).as_posix()
     # Like Packer's file provisioner: `dir/` uploads what the folder holds, `dir` the folder.
-    prefix = "" if raw.endswith("/") else folder.name + "/"
+    prefix = "" if raw.endswith("/") else named + "/"
     found: list[TreeFile] = []
     total = 0
     for current, dirs, names in os.walk(folder, followlinks=False):

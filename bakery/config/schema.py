@@ -307,12 +307,8 @@ BUILD_SCHEMA: dict[str, Any] = {
             "required": ["filters"],
             "properties": {"filters": _ec2_filters},
         },
-        "user_data": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 16384,
-            "pattern": NO_TEMPLATE_PATTERN,
-        },
+        # Packer reads the file bakery writes user data to as it is: no {{ }} is evaluated.
+        "user_data": {"type": "string", "minLength": 1, "maxLength": 16384},
         "user_data_file": _string,
         "run_tags": {
             **_tags,

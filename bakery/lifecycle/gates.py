@@ -103,6 +103,8 @@ def grant_problems(accounts: Sequence[str], allowlist: Collection[str]) -> list[
             )
         elif account not in allowlist:
             what = "account" if ACCOUNT_ID.fullmatch(account) else "organization"
+            if ":ou/" in account:
+                what = "organizational unit"
             problems.append(
                 f"{what} {account} is not in share_allowlist of bakery.yaml; "
                 "add it there to share with it"

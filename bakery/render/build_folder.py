@@ -27,6 +27,7 @@ from bakery.config.recipe import (
     Step,
     StepOptions,
     Volume,
+    parse_duration,
     upload_name,
 )
 from bakery.config.settings import reboot_line
@@ -297,7 +298,7 @@ def source_settings(recipe: Recipe, dialect: TemplateDialect, local: bool) -> So
     if not local:
         add("ssh_interface", build.ssh_interface)
         add("ssh_pty", build.ssh_pty)
-        add("ssh_timeout", build.ssh_timeout)
+        add("ssh_timeout", None if build.ssh_timeout is None else go_duration(build.ssh_timeout))
         if new:
             add("temporary_key_pair_type", build.temporary_key_pair_type)
         add("temporary_security_group_source_cidrs", build.temporary_security_group_source_cidrs)
@@ -402,6 +403,16 @@ def _steps(
     return steps
 
 
+def go_duration(text: str) -> str:
+    """A recipe duration (`1d12h`, `90m`) as Packer reads it: Go's units stop at hours."""
+    seconds = parse_duration(text)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
+    parts.append(f"{seconds}s" if seconds or not (hours or minutes) else "")
+    return "".join(parts)
+
+
 def _with_options(
     made: list[dict[str, Any]], options: StepOptions, local: bool
 ) -> list[dict[str, Any]]:
@@ -412,18 +423,18 @@ def _with_options(
         return made
     first = made[0]["attributes"]
     if options.pause_before is not None:
-        first["pause_before"] = options.pause_before
+        first["pause_before"] = go_duration(options.pause_before)
     for item in made:
         attributes = item["attributes"]
         if options.timeout is not None:
-            attributes["timeout"] = options.timeout
+            attributes["timeout"] = go_duration(options.timeout)
         if options.max_retries is not None:
             attributes["max_retries"] = options.max_retries
         if item["type"] == "shell" and item["kind"] not in ("environment", "upload"):
             if options.expect_disconnect is not None:
                 attributes["expect_disconnect"] = options.expect_disconnect
             if options.start_retry_timeout is not None:
-                attributes["start_retry_timeout"] = options.start_retry_timeout
+                attributes["start_retry_timeout"] = go_duration(options.start_retry_timeout)
     return made
 
 
@@ -525,7 +536,7 @@ def _upload_step(
         target, entries = parent or ".", [(name, step.files[0])]
     archive = f"steps/{index:02d}-upload.tar.gz"
     files[archive] = tree_archive([(name, used[item.path], item.mode) for name, item in entries])
-    count = f"{len(entries)} file{'s' if len(entries) != 1 else ''}"
+    count = _files(len(entries))
     return _archive_step(
         recipe,
         index,
@@ -589,6 +600,10 @@ def _archive_step(
             {"script": hcl.RootPath(helper), "execute_command": command},
         ),
     ]
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'' if count == 1 else 's'}"
 
 
 def tree_archive(entries: Sequence[tuple[str, bytes, int]]) -> bytes:
@@ -668,8 +683,8 @@ def _reboot_step(index: int, step: RebootStep, local: bool) -> list[dict[str, An
             "shell",
             {
                 "inline": ["echo 'bakery: the instance is back after its reboot'"],
-                "pause_before": step.pause,
-                "start_retry_timeout": step.timeout,
+                "pause_before": go_duration(step.pause),
+                "start_retry_timeout": go_duration(step.timeout),
             },
         ),
     ]
@@ -712,7 +727,7 @@ def _ansible_step(
         f"ansible-playbook -i localhost, -c local -e @.bakery-extra-vars.json {playbook}",
         'cd / && rm -rf -- "$target"',
     ]
-    entries_count = f"{len(step.files)} files of {step.folder}"
+    entries_count = f"{_files(len(step.files))} of {step.folder}"
     return _archive_step(
         recipe,
         index,

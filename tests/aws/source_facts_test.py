@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -13,7 +14,7 @@ from bakery.aws.session import AwsError, AwsSettings, Gateway
 from bakery.aws.source_facts import resolve_all
 from bakery.aws.sources import resolve_external
 from bakery.config.recipe import Recipe, Source
-from tests.support.amis import make_ami, point_parameter
+from tests.support.amis import make_ami, point_parameter, set_creation_date
 
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 AMAZON = "137112412989"
@@ -203,3 +204,44 @@ def test_self_without_the_account_id_says_why(aws: Gateway) -> None:
         "trusted_owners allows: sts GetCallerIdentity in us-east-1: AccessDenied: no"
     )
     assert calls.as_dict()["us-east-1"]["sts:GetCallerIdentity"] == 1
+
+
+def dated(name: str, day: int, *, hvm: bool) -> str:
+    """An image of this account made on 2026-01-DAY (from an instance: virtualization hvm)."""
+    ami = make_ami(name, from_instance=hvm)
+    set_creation_date(ami, datetime(2026, 1, day, tzinfo=UTC))
+    return ami
+
+
+def test_a_filter_with_ec2_filters_is_looked_up_on_its_own_beside_the_grouped_ones(
+    aws: Gateway,
+) -> None:
+    dated("node-1", 1, hvm=True)
+    hvm = dated("node-2", 2, hvm=True)
+    newest = dated("node-3", 3, hvm=False)
+    team = dated("team-1", 1, hvm=False)
+    recipes = [
+        recipe("hvm", Source("filter", "node-*", (ACCOUNT,), None, {"virtualization-type": "hvm"})),
+        recipe("plain", Source("filter", "node-*", (ACCOUNT,))),
+        recipe("team", Source("filter", "team-*", (ACCOUNT,))),
+        recipe("old", Source("filter", "node-*", (ACCOUNT,), include_deprecated=True)),
+    ]
+    found, calls = resolve_all(aws, recipes, [ACCOUNT])
+    for item in recipes:
+        assert found[item.name] == resolve_external(aws, item.source, "us-east-1", [ACCOUNT])
+    chosen = {
+        name: info.resolved_ami for name, info in found.items() if isinstance(info, SourceInfo)
+    }
+    assert chosen == {"hvm": hvm, "plain": newest, "team": team, "old": newest}
+    # One grouped lookup of the plain patterns, one each for the two with filters of their own.
+    assert calls.as_dict() == {"us-east-1": {"ec2:DescribeImages": 3}}
+
+
+def test_a_filter_whose_own_filters_match_nothing_is_a_problem(aws: Gateway) -> None:
+    dated("node-1", 1, hvm=True)
+    source = Source("filter", "node-*", (ACCOUNT,), None, {"virtualization-type": "paravirtual"})
+    found, _ = resolve_all(aws, [recipe("none", source)], [ACCOUNT])
+    assert found["none"] == (
+        f"source filter node-* (owners {ACCOUNT}) with its filters matches no available image "
+        "in us-east-1; check the filters"
+    )

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from moto import mock_aws
 
 from bakery.aws.session import AwsSettings, Gateway
-from bakery.aws.sources import UntrustedSourceError, resolve_external
+from bakery.aws.sources import UntrustedSourceError, filter_of, resolve_external
 from bakery.config.recipe import Source
 from bakery.errors import BakeryError
-from tests.support.amis import make_ami
+from tests.support.amis import make_ami, set_creation_date
 
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 AMAZON = "137112412989"
@@ -86,3 +87,40 @@ def test_build_images_settle_tags_image_and_snapshots(aws: Gateway) -> None:
     assert images.with_input_hash("r", "us-east-1", "h1") == ami
     assert images.with_input_hash("r", "us-east-1", "h2") is None
     assert images.with_input_hash("other", "us-east-1", "h1") is None
+
+
+HVM = {"virtualization-type": "hvm"}
+
+
+def dated(name: str, day: int, *, hvm: bool, gateway: Gateway) -> str:
+    """An image of this account made on 2026-01-DAY; moto gives those made from an instance
+    virtualization type hvm, and registered ones none."""
+    ami = make_ami(name, gateway=gateway, from_instance=hvm)
+    set_creation_date(ami, datetime(2026, 1, day, tzinfo=UTC))
+    return ami
+
+
+def test_filter_with_ec2_filters_takes_the_newest_image_they_match(aws: Gateway) -> None:
+    dated("app-1", 1, hvm=True, gateway=aws)
+    newest_hvm = dated("app-2", 2, hvm=True, gateway=aws)
+    newest = dated("app-3", 3, hvm=False, gateway=aws)  # newer, but not hvm
+    plain = resolve_external(aws, Source("filter", "app-*", ("self",)), "us-east-1", ["self"])
+    assert plain.resolved_ami == newest
+    source = Source("filter", "app-*", ("self",), None, HVM)
+    assert resolve_external(aws, source, "us-east-1", ["self"]).resolved_ami == newest_hvm
+
+
+def test_filter_whose_ec2_filters_match_nothing_says_so(aws: Gateway) -> None:
+    dated("app-1", 1, hvm=True, gateway=aws)
+    source = Source("filter", "app-*", ("self",), None, {"virtualization-type": "paravirtual"})
+    with pytest.raises(BakeryError, match=r"source filter app-\* \(owners self\) matches no "):
+        resolve_external(aws, source, "us-east-1", ["self"])
+
+
+def test_filter_of_sends_architecture_and_every_filter_sorted() -> None:
+    source = Source("filter", "x-*", ("self",), "arm64", {"root-device-type": "ebs", **HVM})
+    assert filter_of(source) == [
+        {"Name": "architecture", "Values": ["arm64"]},
+        {"Name": "root-device-type", "Values": ["ebs"]},
+        {"Name": "virtualization-type", "Values": ["hvm"]},
+    ]

@@ -16,6 +16,7 @@ wrapped), else from boto3 in `region`; call these inside `mock_aws()`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -70,6 +71,18 @@ def _launchable(region: str, gateway: Gateway | None) -> str:
         return str(found[0]["ImageId"])
     ec2 = _client("ec2", region, gateway)
     return str(ec2.register_image(Name="vendor-linux", RootDeviceName="/dev/xvda")["ImageId"])
+
+
+def set_creation_date(ami: str, when: datetime, region: str = EAST) -> None:
+    """Give an image of this (in-process) moto another CreationDate.
+
+    moto stamps an image with the time of the call, to the second, so the images one test makes
+    tie; a test of "the newest image" sets the dates it compares instead of waiting.
+    """
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.ec2.models import ec2_backends
+
+    ec2_backends[DEFAULT_ACCOUNT_ID][region].amis[ami].creation_date = when
 
 
 def snapshot_ids(ami: str, region: str = EAST, *, gateway: Gateway | None = None) -> list[str]:
